@@ -1,0 +1,246 @@
+"""The ``distillguard`` command line. Thin: parse options, build :class:`Settings`, call the
+library, print. Every :class:`DistillguardError` becomes a one-line message and its exit code."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from distillguard.config import Settings, load_settings
+from distillguard.errors import ConfigError, DistillguardError
+from distillguard.ingest import ADAPTERS, ingest_files
+from distillguard.schema import Kind, schema_markdown
+from distillguard.sim import SCENARIOS, describe_scenarios, simulate
+from distillguard.store import Store
+
+app = typer.Typer(
+    name="distillguard",
+    help="Find, stop and document distillation campaigns against LLM APIs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file.", exists=False)]
+DbOpt = Annotated[Path | None, typer.Option("--db", help="DuckDB store [default: ./distillguard.duckdb].")]
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    return load_settings(config, **overrides)
+
+
+def _open(settings: Settings, *, read_only: bool = False) -> Store:
+    return Store.open(settings.db, read_only=read_only, threads=settings.threads,
+                      memory_limit=settings.memory_limit)
+
+
+@contextmanager
+def _progress(settings: Settings, label: str, *, bytes_: bool) -> Iterator[Callable[[int, int], None]]:
+    enabled = settings.progress and err.is_terminal
+    cols: list[Any] = [TextColumn("{task.description}"), BarColumn()]
+    cols += [DownloadColumn()] if bytes_ else [TextColumn("{task.completed:,.0f}/{task.total:,.0f}")]
+    cols.append(TimeRemainingColumn())
+    with Progress(*cols, console=err, disable=not enabled, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def hook(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield hook
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        raise ConfigError(f"{option}: expected an ISO 8601 time such as 2026-04-22T00:00Z, got {value!r}") from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=datetime.now().astimezone().tzinfo).astimezone()
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(ADAPTERS)}.")] = "native",
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Ingest exchange, account or truth files into the store (idempotent; rejects beside the store)."""
+    settings = _settings(config, db=db)
+    started = time.perf_counter()
+    with _open(settings) as store, _progress(settings, "ingest", bytes_=True) as hook:
+        report = ingest_files(files, fmt, store, settings,
+                              progress=lambda path, done, total: hook(done, total))
+    table = Table(title=f"ingested into {settings.db}")
+    for col in ("file", "kind", "format", "read", "new", "duplicate", "replaced", "rejected", "skipped"):
+        table.add_column(col, justify="left" if col in ("file", "kind", "format") else "right")
+    for f in report.files:
+        table.add_row(Path(f.path).name, f.kind, f.format, f"{f.read:,}", f"{f.inserted:,}",
+                      f"{f.duplicates:,}", f"{f.replaced:,}", f"{f.rejected:,}", f"{f.skipped:,}")
+    out.print(table)
+    for f in report.files:
+        if f.rejects_path:
+            out.print(f"[yellow]{f.rejected:,} rejected row(s) of {f.path} → {f.rejects_path}[/]")
+    out.print(f"done in {time.perf_counter() - started:.1f}s")
+
+
+@app.command(name="simulate")
+def simulate_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write (must be empty).")],
+    scenario: Annotated[str, typer.Option(help=f"One of: {', '.join(SCENARIOS)}.")] = "mixed",
+    scale: Annotated[int, typer.Option(help="Exchanges to generate (1,000 to 50,000,000).")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same output.")] = 1,
+    corpus: Annotated[Path | None, typer.Option(help="Public prompt corpus directory (../shared/corpus).")] = None,
+    split: Annotated[str, typer.Option(help="Corpus half: all, tune or eval.")] = "all",
+    config: ConfigOpt = None,
+) -> None:
+    """Write simulated exchanges, accounts and ground truth for a scenario."""
+    settings = _settings(config)
+    corpus = corpus or settings.corpus
+    started = time.perf_counter()
+    with _progress(settings, f"simulate {scenario}", bytes_=False) as hook:
+        report = simulate(scenario, scale, seed, out_dir, corpus=corpus, split=split, progress=hook)
+    _print_sim(report)
+    out.print(f"wrote {report.exchanges:,} exchanges of {report.accounts:,} accounts to {out_dir} "
+              f"in {time.perf_counter() - started:.1f}s")
+
+
+def _print_sim(report: Any) -> None:
+    table = Table(title=f"scenario {report.scenario} · seed {report.seed} · text from {report.corpus}")
+    for col in ("persona / campaign", "accounts", "exchanges"):
+        table.add_column(col, justify="left" if col.startswith("persona") else "right")
+    for name, g in sorted(report.by_group.items(), key=lambda kv: -kv[1]["exchanges"]):
+        table.add_row(name, f"{g['accounts']:,}", f"{g['exchanges']:,}")
+    out.print(table)
+
+
+@app.command()
+def info(db: DbOpt = None, config: ConfigOpt = None) -> None:
+    """Show what the store holds."""
+    settings = _settings(config, db=db)
+    with _open(settings, read_only=True) as store:
+        _print_summary(store.summary(), settings.db)
+
+
+def _print_summary(s: dict[str, Any], db: Path) -> None:
+    out.print(f"[bold]{db}[/]: {s['exchanges']:,} exchanges · {s['accounts']:,} accounts · "
+              f"{s['active_accounts']:,} active · {s['input_tokens'] + s['output_tokens']:,} tokens")
+    if s["first_ts"] is not None:
+        out.print(f"from {s['first_ts']:%Y-%m-%d %H:%M} to {s['last_ts']:%Y-%m-%d %H:%M} UTC")
+    if s["models"]:
+        out.print("models: " + ", ".join(f"{m} {n:,}" for m, n in s["models"]))
+        out.print("endpoints: " + ", ".join(f"{m} {n:,}" for m, n in s["endpoints"]))
+    if s["truth_mix"]:
+        table = Table(title="ground truth (simulated)")
+        for col in ("label", "persona", "accounts", "exchanges"):
+            table.add_column(col, justify="right" if col in ("accounts", "exchanges") else "left")
+        for label, persona, accounts, n in s["truth_mix"]:
+            table.add_row(label, persona, f"{accounts:,}", f"{n:,}")
+        out.print(table)
+
+
+@app.command()
+def export(
+    target: Annotated[Path, typer.Argument(help="Parquet file to write.")],
+    kind: Annotated[Kind, typer.Option(help="What to export.")] = Kind.EXCHANGES,
+    since: Annotated[str | None, typer.Option(help="Start (inclusive), ISO 8601.")] = None,
+    until: Annotated[str | None, typer.Option(help="End (exclusive), ISO 8601.")] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Export a time window of the store to Parquet."""
+    settings = _settings(config, db=db)
+    with _open(settings, read_only=True) as store:
+        n = store.export_parquet(kind, target, since=_parse_time(since, "--since"),
+                                 until=_parse_time(until, "--until"))
+    out.print(f"wrote {n:,} {kind.value} rows to {target}")
+
+
+@app.command()
+def schema(markdown: Annotated[bool, typer.Option("--markdown", help="Print docs/schema.md.")] = True) -> None:
+    """Print the exchange-log contract (the text of docs/schema.md)."""
+    out.print(schema_markdown(), markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def scenarios() -> None:
+    """List the simulator's scenarios, personas and campaigns."""
+    for name, desc in describe_scenarios().items():
+        out.print(f"[bold]{name}[/]: {desc}")
+    out.print("scenarios: " + ", ".join(SCENARIOS))
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where the demo writes its files.")] = Path("demo-output"),
+    scale: Annotated[int, typer.Option(help="Exchanges to simulate.")] = 200_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    corpus: Annotated[Path | None, typer.Option(help="Prompt corpus (default: ../shared/corpus if present).")] = None,
+) -> None:
+    """Simulate a mixed scenario, ingest it into a fresh store, and show what the store holds."""
+    import shutil
+
+    settings = _settings(None, db=workdir / "distillguard.duckdb")
+    if corpus is None and Path("../shared/corpus").is_dir():
+        corpus = Path("../shared/corpus")
+    sim_dir = workdir / "sim"
+    for stale in (sim_dir, settings.db):
+        if Path(stale).is_dir():
+            shutil.rmtree(stale)
+        elif Path(stale).exists():
+            Path(stale).unlink()
+    started = time.perf_counter()
+    out.rule("1 · simulate")
+    with _progress(settings, "simulate", bytes_=False) as hook:
+        report = simulate("mixed", scale, seed, sim_dir, corpus=corpus, progress=hook)
+    _print_sim(report)
+    out.rule("2 · ingest")
+    files = [*sorted((sim_dir / "exchanges").glob("*.parquet")), sim_dir / "accounts.parquet",
+             sim_dir / "truth.parquet", sim_dir / "exchange_truth.parquet"]
+    with _open(settings) as store, _progress(settings, "ingest", bytes_=True) as hook:
+        ing = ingest_files(files, "native", store, settings, progress=lambda p, d, t: hook(d, t))
+        out.print(f"ingested {ing.inserted:,} rows from {len(ing.files)} files, {ing.rejected:,} rejected")
+        out.rule("3 · the store")
+        _print_summary(store.summary(), settings.db)
+    out.print(f"\ndemo finished in {time.perf_counter() - started:.0f}s · store: {settings.db} · "
+              "next: `distillguard info --db " + str(settings.db) + "`")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning distillguard errors into messages and exit codes."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except DistillguardError as exc:
+        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        return exc.exit_code
+    except typer.Abort:
+        err.print("aborted")
+        return 130
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        return int(code or 0)
+    except Exception as exc:  # noqa: BLE001 - click usage errors arrive as ClickException
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""The ingest loop: read → validate → stage → merge, with rejects and progress."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from distillguard.config import Settings
+from distillguard.errors import FileKindError, InputError, UnknownFormatError
+from distillguard.ingest._base import Adapter, RawBatch
+from distillguard.ingest.native import NativeAdapter, columns_of, file_type
+from distillguard.schema import KINDS, Kind, KindSpec, detect_kind
+from distillguard.store import Store
+from distillguard.validate import Reject, validate_columns
+
+ProgressHook = Callable[[str, int, int], None]
+"""Called as ``hook(path, bytes_done, bytes_total)``."""
+
+
+@dataclass
+class FileReport:
+    """What ingesting one file did."""
+
+    path: str
+    kind: str
+    format: str
+    read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    replaced: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    rejects_path: str | None = None
+
+
+@dataclass
+class IngestReport:
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def inserted(self) -> int:
+        return sum(f.inserted for f in self.files)
+
+
+def _kind_for(path: Path, fmt: str) -> tuple[KindSpec, bool]:
+    """The record kind of ``path`` and whether it must be read natively."""
+    try:
+        cols = columns_of(path)
+    except UnknownFormatError:
+        if fmt == "native":
+            raise
+        cols = []
+    spec = detect_kind(cols) if cols else None
+    if spec is not None and spec.kind is not Kind.EXCHANGES:
+        return spec, True
+    if fmt == "native":
+        if spec is None:
+            raise FileKindError(
+                "columns match no record kind: exchanges need request_id and prompt, accounts "
+                "need account_id and created_at, truth needs account_id, label and persona "
+                f"(found: {', '.join(cols[:12]) or 'no columns'})",
+                path=path,
+            )
+        return spec, True
+    return KINDS[Kind.EXCHANGES], False
+
+
+class _RejectsFile:
+    """Opened on the first reject only; one JSON line per rejected row."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: IO[str] | None = None
+
+    def write(self, rejects: Sequence[Reject]) -> None:
+        if not rejects:
+            return
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("w", encoding="utf-8")
+        for r in rejects:
+            self._handle.write(r.to_json() + "\n")
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+
+def rejects_dir(settings: Settings) -> Path:
+    """Rejects go beside the store: ``<store dir>/rejects/``."""
+    db = str(settings.db)
+    base = Path.cwd() if db == ":memory:" else Path(db).resolve().parent
+    return base / "rejects"
+
+
+def ingest_files(
+    paths: Sequence[str | Path],
+    fmt: str,
+    store: Store,
+    settings: Settings,
+    *,
+    progress: ProgressHook | None = None,
+) -> IngestReport:
+    """Ingest ``paths`` (files or directories of files) in format ``fmt`` into ``store``."""
+    from distillguard.ingest import ADAPTERS
+
+    if fmt not in ADAPTERS:
+        raise UnknownFormatError(f"unknown format {fmt!r}; choose one of: {', '.join(ADAPTERS)}")
+    report = IngestReport()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    for path in _expand(paths):
+        spec, native = _kind_for(path, fmt)
+        adapter: Adapter = NativeAdapter() if native else ADAPTERS[fmt]()
+        rep = FileReport(str(path), spec.kind.value, "native" if native else fmt)
+        rejects = _RejectsFile(rejects_dir(settings) / f"{path.name}.{stamp}.rejects.jsonl")
+        total = path.stat().st_size
+        store.begin_load(spec.kind)
+        seq = 0
+        try:
+            for raw in adapter.batches(path, settings.ingest.batch_rows, settings.ingest.max_reject_raw_bytes):
+                seq = _one_batch(raw, spec, path, store, settings, rep, rejects, seq)
+                if progress is not None:
+                    progress(str(path), min(raw.position, total), total)
+            merged = store.finish_load(spec.kind)
+        finally:
+            rejects.close()
+        rep.inserted, rep.duplicates, rep.replaced = merged.inserted, merged.duplicates, merged.replaced
+        if rep.rejected:
+            rep.rejects_path = str(rejects.path)
+        report.files.append(rep)
+    return report
+
+
+def _one_batch(
+    raw: RawBatch,
+    spec: KindSpec,
+    path: Path,
+    store: Store,
+    settings: Settings,
+    rep: FileReport,
+    rejects: _RejectsFile,
+    seq: int,
+) -> int:
+    rep.read += len(raw.row_numbers) + len(raw.rejects)
+    rep.skipped += raw.skipped
+    all_rejects = list(raw.rejects)
+    if raw.row_numbers:
+        batch = validate_columns(
+            spec,
+            raw.columns,
+            source=str(path),
+            row_numbers=raw.row_numbers,
+            max_text_bytes=settings.ingest.max_text_bytes,
+            raw=raw.raw,
+        )
+        all_rejects += batch.rejects
+        if batch.table.num_rows:
+            store.stage(spec.kind, batch.table, seq)
+            seq += batch.table.num_rows
+    # a record that maps to several rows (OTel) is read once but may be rejected per row
+    rep.rejected += len(all_rejects)
+    rejects.write(sorted(all_rejects, key=lambda r: r.row))
+    return seq
+
+
+def _expand(paths: Sequence[str | Path]) -> Iterator[Path]:
+    seen = False
+    for p in map(Path, paths):
+        if p.is_dir():
+            children = sorted(c for c in p.rglob("*") if c.is_file() and _readable(c))
+            if not children:
+                raise InputError("directory holds no .parquet, .jsonl, .json or .csv file", path=p)
+            seen = True
+            yield from children
+        elif p.exists():
+            seen = True
+            yield p
+        else:
+            raise InputError("no such file", path=p)
+    if not seen:
+        raise InputError("no input files given")
+
+
+def _readable(path: Path) -> bool:
+    with contextlib.suppress(UnknownFormatError):
+        file_type(path)
+        return True
+    return False

@@ -1,0 +1,167 @@
+"""``native``: the contract itself, as Parquet, JSON lines or CSV (optionally gzipped)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from distillguard.errors import InputError, UnknownFormatError
+from distillguard.ingest._base import RawBatch, iter_json_lines, open_binary, position, text_stream
+from distillguard.validate import Reject
+
+
+def file_type(path: Path) -> str:
+    """``parquet``, ``jsonl`` or ``csv`` from the file name (``.gz`` allowed for text)."""
+    name = path.name.lower().removesuffix(".gz")
+    for suffix, kind in ((".parquet", "parquet"), (".pq", "parquet"), (".jsonl", "jsonl"),
+                         (".ndjson", "jsonl"), (".json", "jsonl"), (".csv", "csv")):
+        if name.endswith(suffix):
+            return kind
+    raise UnknownFormatError(
+        "cannot tell the file type from its name: use .parquet, .jsonl, .ndjson, .json or .csv",
+        path=path,
+    )
+
+
+def columns_of(path: Path) -> list[str]:
+    """Column names of a native file, read from its header or first record."""
+    kind = file_type(path)
+    if kind == "parquet":
+        try:
+            return list(pq.read_schema(path).names)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise InputError(f"not a readable Parquet file: {exc}", path=path) from exc
+    if kind == "csv":
+        with open_binary(path) as raw, text_stream(raw) as text:
+            header = next(csv.reader(text), None)
+        return [h.strip() for h in header] if header else []
+    for _, _, parsed, _ in iter_json_lines(path, clip=0):
+        return list(parsed) if isinstance(parsed, dict) else []
+    return []
+
+
+class NativeAdapter:
+    name = "native"
+    description = "the distillguard contract as Parquet, JSONL or CSV"
+
+    def batches(self, path: Path, batch_rows: int, clip: int) -> Iterator[RawBatch]:
+        kind = file_type(path)
+        if kind == "parquet":
+            yield from self._parquet(path, batch_rows)
+        elif kind == "csv":
+            yield from self._csv(path, batch_rows, clip)
+        else:
+            yield from self._jsonl(path, batch_rows, clip)
+
+    def _parquet(self, path: Path, batch_rows: int) -> Iterator[RawBatch]:
+        try:
+            pf = pq.ParquetFile(path)
+            total, size = pf.metadata.num_rows, path.stat().st_size
+            row = 1
+            for rb in pf.iter_batches(batch_size=batch_rows):
+                cols: dict[str, Any] = {name: rb.column(name) for name in rb.schema.names}
+                numbers = list(range(row, row + rb.num_rows))
+                row += rb.num_rows
+                done_bytes = int(size * (row - 1) / total) if total else size
+                yield RawBatch(cols, numbers, None, position=done_bytes)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise InputError(f"not a readable Parquet file: {exc}", path=path) from exc
+
+    def _jsonl(self, path: Path, batch_rows: int, clip: int) -> Iterator[RawBatch]:
+        source = str(path)
+        rows: list[dict[str, Any]] = []
+        numbers: list[int] = []
+        raws: list[str | None] = []
+        rejects: list[Reject] = []
+        consumed = 0
+
+        def flush() -> RawBatch:
+            names: dict[str, None] = {}
+            for r in rows:
+                names.update(dict.fromkeys(r))
+            cols = {n: [r.get(n) for r in rows] for n in names}
+            return RawBatch(cols, list(numbers), list(raws), list(rejects), position=consumed)
+
+        for number, raw_text, parsed, pos in iter_json_lines(path, clip):
+            consumed = pos
+            if isinstance(parsed, Exception):
+                rejects.append(Reject(source, number, "(record)", f"not valid JSON: {parsed}", raw=raw_text))
+            elif not isinstance(parsed, dict):
+                rejects.append(Reject(source, number, "(record)",
+                                      f"expected a JSON object, got {type(parsed).__name__}", raw=raw_text))
+            else:
+                rows.append(parsed)
+                numbers.append(number)
+                raws.append(raw_text)
+            if len(rows) + len(rejects) >= batch_rows:
+                yield flush()
+                rows.clear()
+                numbers.clear()
+                raws.clear()
+                rejects.clear()
+        yield flush()
+
+    def _csv(self, path: Path, batch_rows: int, clip: int) -> Iterator[RawBatch]:
+        source = str(path)
+        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+        with open_binary(path) as raw, text_stream(raw) as text:
+            reader = csv.reader(text)
+            try:
+                header = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise InputError(f"cannot read the CSV header: {exc}", path=path) from exc
+            names = [h.strip() for h in header]
+            dupes = {n for n in names if names.count(n) > 1}
+            if dupes:
+                raise InputError(f"CSV header repeats column(s): {', '.join(sorted(dupes))}", path=path)
+            cols: dict[str, list[Any]] = {n: [] for n in names}
+            numbers: list[int] = []
+            raws: list[str | None] = []
+            rejects: list[Reject] = []
+            number = 0
+            while True:
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    number += 1
+                    rejects.append(Reject(source, number, "(record)", f"malformed CSV: {exc}"))
+                    continue
+                number += 1
+                raw_text = ",".join(cells)[:clip]
+                if len(cells) != len(names):
+                    rejects.append(Reject(source, number, "(record)",
+                                          f"has {len(cells)} cells, the header has {len(names)}",
+                                          raw=raw_text))
+                elif any(_has_surrogate(c) for c in cells):
+                    bad = next(n for n, c in zip(names, cells, strict=True) if _has_surrogate(c))
+                    rejects.append(Reject(source, number, bad, "not valid UTF-8", raw=raw_text))
+                else:
+                    for n, c in zip(names, cells, strict=True):
+                        cols[n].append(c if c != "" else None)
+                    numbers.append(number)
+                    raws.append(raw_text)
+                if len(numbers) + len(rejects) >= batch_rows:
+                    yield RawBatch({n: pa.array(v, pa.string()) for n, v in cols.items()},
+                                   numbers, raws, rejects, position=position(raw))
+                    cols = {n: [] for n in names}
+                    numbers, raws, rejects = [], [], []
+            yield RawBatch({n: pa.array(v, pa.string()) for n, v in cols.items()},
+                           numbers, raws, rejects, position=position(raw))
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -1,0 +1,230 @@
+"""The traffic simulator: legitimate personas and published-style campaigns, with ground truth.
+
+``simulate(...)`` writes, under ``out``::
+
+    exchanges/part-00000.parquet …   the exchange log (contract v1), streamed in parts
+    accounts.parquet                 one row per account
+    truth.parquet                    label, persona and campaign per account
+    exchange_truth.parquet           per-exchange attribution inside mixed (reseller) accounts
+    manifest.json                    scenario, scale, seed, corpus and counts
+
+Deterministic by seed; memory is bounded by the largest single account's time array and
+one write batch, whatever the scale.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from distillguard.errors import SimulationError
+from distillguard.schema import ACCOUNTS, EXCHANGE_TRUTH, EXCHANGES, TRUTH, KindSpec
+from distillguard.sim.actors import CAMPAIGNS, LEGIT, Account, Ids, groups
+from distillguard.sim.textpool import SPLITS, TextPools, generated_pools, load_corpus
+from distillguard.sim.traffic import exchanges
+
+__all__ = ["SCENARIOS", "SimReport", "describe_scenarios", "simulate"]
+
+_LEGIT_MIX = {"hobbyist": 0.12, "app_backend": 0.28, "enterprise_batch": 0.20, "benchmark_runner": 0.05,
+              "coding_agent": 0.12, "licensed_distiller": 0.10, "student": 0.08, "startup_builder": 0.05}
+_ATTACK_MIX = {"reasoning_extraction": 0.005, "agentic_harvest": 0.113, "model_pivot": 0.43,
+               "hydra_reseller": 0.06, "rubric_grading": 0.008, "censorship_rewrite": 0.006,
+               "multilingual_coercion": 0.008}
+
+
+def _mix(legit_share: float, attacks: dict[str, float]) -> dict[str, float]:
+    out = {k: v * legit_share for k, v in _LEGIT_MIX.items()}
+    total = sum(attacks.values())
+    out.update({k: v / total * (1 - legit_share) for k, v in attacks.items()} if attacks else {})
+    return out
+
+
+SCENARIOS: dict[str, dict[str, float]] = {
+    "mixed": _mix(0.37, _ATTACK_MIX),
+    "legit": _mix(1.0, {}),
+    **{name: _mix(0.8, {name: 1.0}) for name in CAMPAIGNS},
+}
+"""Scenario → share of exchanges per persona or campaign (shares sum to 1)."""
+
+MIN_SCALE, MAX_SCALE = 1_000, 50_000_000
+PART_ROWS = 2_000_000
+WRITE_ROWS = 50_000
+
+
+@dataclass
+class SimReport:
+    scenario: str
+    scale: int
+    seed: int
+    corpus: str
+    split: str
+    out: str
+    exchanges: int = 0
+    accounts: int = 0
+    parts: int = 0
+    by_group: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def describe_scenarios() -> dict[str, str]:
+    """Each persona or campaign name → one line saying what it models."""
+    out = {name: desc for name, (_, desc) in LEGIT.items()}
+    out.update({name: spec[5] for name, spec in CAMPAIGNS.items()})
+    return out
+
+
+class _PartWriter:
+    """Streams exchange columns into Parquet parts of at most PART_ROWS rows."""
+
+    def __init__(self, directory: Path, spec: KindSpec) -> None:
+        self.dir = directory
+        self.spec = spec
+        self.schema = spec.arrow_schema()
+        self.part = 0
+        self.rows_in_part = 0
+        self.writer: pq.ParquetWriter | None = None
+        self.buffer: dict[str, list[Any]] = {}
+        self.buffered = 0
+
+    def add(self, cols: dict[str, list[Any]]) -> None:
+        for k, v in cols.items():
+            self.buffer.setdefault(k, []).extend(v)
+        self.buffered += len(cols["request_id"])
+        if self.buffered >= WRITE_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffered:
+            return
+        arrays = []
+        for f in self.spec.fields:
+            values = self.buffer.get(f.name)
+            arrays.append(pa.nulls(self.buffered, f.type) if values is None else pa.array(values, f.type))
+        arrays.append(pa.nulls(self.buffered, pa.string()))
+        table = pa.Table.from_arrays(arrays, schema=self.schema)
+        if self.writer is None or self.rows_in_part >= PART_ROWS:
+            self._roll()
+        assert self.writer is not None
+        self.writer.write_table(table, row_group_size=WRITE_ROWS)
+        self.rows_in_part += table.num_rows
+        self.buffer, self.buffered = {}, 0
+
+    def _roll(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        path = self.dir / f"part-{self.part:05d}.parquet"
+        self.writer = pq.ParquetWriter(path, self.schema, compression="zstd",
+                                       dictionary_pagesize_limit=64 << 20)
+        self.part += 1
+        self.rows_in_part = 0
+
+    def close(self) -> int:
+        self.flush()
+        if self.writer is not None:
+            self.writer.close()
+        return self.part
+
+
+def _account_table(accounts: list[Account]) -> pa.Table:
+    cols: dict[str, list[Any]] = {f.name: [] for f in ACCOUNTS.fields}
+    for a in accounts:
+        cols["account_id"].append(a.account_id)
+        cols["org_id"].append(a.org_id)
+        cols["created_at"].append(int(a.created_at * 1_000_000))
+        cols["email"].append(a.email)
+        cols["email_domain"].append(a.email.rsplit("@", 1)[-1])
+        cols["payment_fp"].append(a.payment_fp)
+        cols["billing_country"].append(a.billing_country)
+        cols["signup_ip"].append(a.signup_ip)
+        cols["verification"].append(a.verification)
+        cols["tier"].append(a.tier)
+        cols["program"].append(a.program)
+        cols["allowlisted"].append(a.allowlisted)
+    arrays = [pa.array(cols[f.name], f.type) for f in ACCOUNTS.fields] + [pa.nulls(len(accounts), pa.string())]
+    return pa.Table.from_arrays(arrays, schema=ACCOUNTS.arrow_schema())
+
+
+def _truth_table(accounts: list[Account]) -> pa.Table:
+    arrays = [pa.array([a.account_id for a in accounts]), pa.array([a.label for a in accounts]),
+              pa.array([a.persona for a in accounts]), pa.array([a.campaign_id for a in accounts], pa.string()),
+              pa.nulls(len(accounts), pa.string())]
+    return pa.Table.from_arrays(arrays, schema=TRUTH.arrow_schema())
+
+
+def simulate(
+    scenario: str,
+    scale: int,
+    seed: int,
+    out: str | Path,
+    *,
+    corpus: str | Path | None = None,
+    split: str = "all",
+    progress: Callable[[int, int], None] | None = None,
+) -> SimReport:
+    """Simulate ``scale`` exchanges of ``scenario`` into ``out`` (see module docstring)."""
+    if scenario not in SCENARIOS:
+        raise SimulationError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}")
+    if not MIN_SCALE <= scale <= MAX_SCALE:
+        raise SimulationError(f"--scale must be between {MIN_SCALE:,} and {MAX_SCALE:,}, got {scale:,}")
+    if split not in SPLITS:
+        raise SimulationError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    pools: TextPools = load_corpus(corpus, split) if corpus is not None else generated_pools(seed)
+    out_dir = Path(out)
+    ex_dir = out_dir / "exchanges"
+    if ex_dir.exists() and any(ex_dir.glob("part-*.parquet")):
+        raise SimulationError(f"{ex_dir}: already holds a simulation; choose an empty --out")
+    ex_dir.mkdir(parents=True, exist_ok=True)
+
+    mix = SCENARIOS[scenario]
+    all_groups = groups()
+    ids = Ids(np.random.default_rng([seed, 0x1D5]))
+    accounts: list[Account] = []
+    for gi, (name, share) in enumerate(mix.items()):
+        budget = int(round(scale * share))
+        if budget <= 0:
+            continue
+        accounts += all_groups[name].build(np.random.default_rng([seed, gi]), budget, scale / 1e6, ids)
+    # interleave personas in the files, as a real log would (deterministically)
+    order = np.random.default_rng([seed, 0x0DE]).permutation(len(accounts))
+    accounts = [accounts[int(i)] for i in order]
+
+    report = SimReport(scenario, scale, seed, pools.source, split, str(out_dir), accounts=len(accounts))
+    pq.write_table(_account_table(accounts), out_dir / "accounts.parquet", compression="zstd")
+    pq.write_table(_truth_table(accounts), out_dir / "truth.parquet", compression="zstd")
+    writer = _PartWriter(ex_dir, EXCHANGES)
+    attributions: dict[str, list[Any]] = {"request_id": [], "account_id": [], "campaign_id": []}
+    total = sum(a.n for a in accounts)
+    done = 0
+    for k, acct in enumerate(accounts):
+        rng = np.random.default_rng([seed, 0xACC7, k])
+        result = exchanges(acct, pools, rng, seed=seed)
+        if result is None:
+            continue
+        cols, attribution = result
+        writer.add(cols)
+        rows = len(cols["request_id"])
+        group = report.by_group.setdefault(acct.persona, {"accounts": 0, "exchanges": 0})
+        group["accounts"] += 1
+        group["exchanges"] += rows
+        if acct.mixed is not None:
+            attributions["request_id"] += cols["request_id"]
+            attributions["account_id"] += [acct.account_id] * rows
+            attributions["campaign_id"] += attribution
+        report.exchanges += rows
+        done += acct.n
+        if progress is not None:
+            progress(done, total)
+    report.parts = writer.close()
+    et = pa.Table.from_arrays(
+        [pa.array(attributions["request_id"], pa.string()), pa.array(attributions["account_id"], pa.string()),
+         pa.array(attributions["campaign_id"], pa.string()), pa.nulls(len(attributions["request_id"]), pa.string())],
+        schema=EXCHANGE_TRUTH.arrow_schema())
+    pq.write_table(et, out_dir / "exchange_truth.parquet", compression="zstd")
+    (out_dir / "manifest.json").write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
+    return report

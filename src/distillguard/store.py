@@ -1,0 +1,310 @@
+"""The embedded store: one DuckDB file, Parquet in and out, queries over time windows.
+
+All SQL the package runs against the store goes through :class:`Store`; analytics build
+relations or SQL text and hand them here (I/O at the edges).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from distillguard.errors import StoreError
+from distillguard.schema import EXTRA_COLUMN, KINDS, SCHEMA_VERSION, Kind, KindSpec
+
+_STAGING = "_staging_{kind}"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _duck_type(t: pa.DataType) -> str:
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ"
+    if pa.types.is_int64(t):
+        return "BIGINT"
+    if pa.types.is_int32(t):
+        return "INTEGER"
+    if pa.types.is_floating(t):
+        return "DOUBLE"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    return "VARCHAR"
+
+
+def _ddl(spec: KindSpec, table: str, *, staging: bool = False) -> str:
+    cols = [f'"{f.name}" {_duck_type(f.type)}' for f in spec.fields]
+    cols.append(f'"{EXTRA_COLUMN}" VARCHAR')
+    if staging:
+        cols.append('"_seq" BIGINT')
+    elif spec.upsert:
+        cols[0] += " PRIMARY KEY"
+    return f'CREATE TABLE IF NOT EXISTS "{table}" ({", ".join(cols)})'
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What a merge from staging into a table did."""
+
+    inserted: int
+    duplicates: int
+    replaced: int
+
+
+class Store:
+    """A DuckDB file (or ``:memory:``) holding the contract's tables.
+
+    Use as a context manager, or call :meth:`close`::
+
+        with Store.open("distillguard.duckdb") as store:
+            store.count(Kind.EXCHANGES)
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str) -> None:
+        self._con = con
+        self.path = path
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> Store:
+        target = str(path)
+        if target != ":memory:":
+            p = Path(target)
+            if read_only and not p.exists():
+                raise StoreError(f"{p}: no store here (run `distillguard ingest` or `simulate` first)")
+            if not read_only:
+                p.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {}
+        if threads is not None:
+            config["threads"] = threads
+        if memory_limit is not None:
+            config["memory_limit"] = memory_limit
+        try:
+            con = duckdb.connect(target, read_only=read_only, config=config)
+        except duckdb.Error as exc:
+            raise StoreError(f"{target}: cannot open the store: {exc}") from exc
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+        except duckdb.Error as exc:
+            raise StoreError(f"{target}: cannot set the store's time zone: {exc}") from exc
+        store = cls(con, target)
+        if not read_only:
+            store._create()
+        return store
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _create(self) -> None:
+        with self._wrap("create tables"):
+            self._con.execute(
+                "CREATE TABLE IF NOT EXISTS _meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
+            )
+            rows = self._con.execute("SELECT value FROM _meta WHERE key='schema_version'").fetchall()
+            row = rows[0] if rows else None
+            if row is None:
+                self._con.execute("INSERT INTO _meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            elif row[0] != SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}: store has schema version {row[0]}, this distillguard writes "
+                    f"version {SCHEMA_VERSION}"
+                )
+            for spec in KINDS.values():
+                self._con.execute(_ddl(spec, spec.kind.value))
+
+    @contextlib.contextmanager
+    def _wrap(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: {what} failed: {exc}") from exc
+
+    # -- writing ----------------------------------------------------------------------------
+    def begin_load(self, kind: Kind) -> None:
+        """Start a load: an empty staging table receives :meth:`stage` batches."""
+        spec = KINDS[kind]
+        staging = _STAGING.format(kind=kind.value)
+        with self._wrap(f"prepare {kind.value} load"):
+            self._con.execute(f'DROP TABLE IF EXISTS "{staging}"')
+            self._con.execute(_ddl(spec, staging, staging=True).replace("CREATE TABLE", "CREATE TEMP TABLE"))
+
+    def stage(self, kind: Kind, batch: pa.Table, first_seq: int) -> None:
+        """Append validated rows (contract columns + extra) to the staging table."""
+        staging = _STAGING.format(kind=kind.value)
+        seq = pa.array(range(first_seq, first_seq + batch.num_rows), pa.int64())
+        data = batch.append_column("_seq", seq)  # noqa: F841 - read by DuckDB below
+        with self._wrap(f"stage {kind.value}"):
+            self._con.register("_dg_batch", data)
+            try:
+                self._con.execute(f'INSERT INTO "{staging}" SELECT * FROM _dg_batch')
+            finally:
+                self._con.unregister("_dg_batch")
+
+    def finish_load(self, kind: Kind) -> MergeResult:
+        """Merge staging into the table: first-wins for exchanges, last-wins for accounts/truth."""
+        spec = KINDS[kind]
+        table, staging = kind.value, _STAGING.format(kind=kind.value)
+        key = spec.key
+        cols = ", ".join(f'"{c}"' for c in [*spec.names, EXTRA_COLUMN])
+        with self._wrap(f"merge {kind.value}"):
+            staged = self._scalar(f'SELECT count(*) FROM "{staging}"')
+            before = self._scalar(f'SELECT count(*) FROM "{table}"')
+            if spec.upsert:
+                existing = self._scalar(
+                    f'SELECT count(DISTINCT s."{key}") FROM "{staging}" s '
+                    f'JOIN "{table}" t ON t."{key}" = s."{key}"'
+                )
+                self._con.execute(
+                    f'INSERT OR REPLACE INTO "{table}" SELECT {cols} FROM "{staging}" '
+                    f'QUALIFY row_number() OVER (PARTITION BY "{key}" ORDER BY _seq DESC) = 1'
+                )
+            else:
+                existing = 0
+                self._con.execute(
+                    f'INSERT INTO "{table}" SELECT {cols} FROM "{staging}" s '
+                    f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE t."{key}" = s."{key}") '
+                    f'QUALIFY row_number() OVER (PARTITION BY "{key}" ORDER BY _seq) = 1'
+                )
+            after = self._scalar(f'SELECT count(*) FROM "{table}"')
+            self._con.execute(f'DROP TABLE "{staging}"')
+        inserted = after - before
+        return MergeResult(inserted=inserted, duplicates=staged - inserted - existing, replaced=existing)
+
+    def load_table(self, kind: Kind, table: pa.Table) -> MergeResult:
+        """Stage and merge one already-validated table."""
+        self.begin_load(kind)
+        self.stage(kind, table, 0)
+        return self.finish_load(kind)
+
+    # -- reading ----------------------------------------------------------------------------
+    def _scalar(self, sql: str, params: list[Any] | None = None) -> int:
+        rows = self._con.execute(sql, params or []).fetchall()
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+    def count(self, kind: Kind) -> int:
+        with self._wrap(f"count {kind.value}"):
+            return self._scalar(f'SELECT count(*) FROM "{kind.value}"')
+
+    def window_sql(
+        self,
+        kind: Kind = Kind.EXCHANGES,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        columns: list[str] | None = None,
+    ) -> tuple[str, list[Any]]:
+        """SQL (and parameters) selecting rows of ``kind`` with ``since <= ts < until``."""
+        spec = KINDS[kind]
+        allowed = {*spec.names, EXTRA_COLUMN}
+        for c in columns or []:
+            if c not in allowed or not _IDENT.match(c):
+                raise StoreError(f"{kind.value} has no column {c!r}")
+        sel = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        where, params = [], []
+        time_col = "ts" if kind is Kind.EXCHANGES else ("created_at" if kind is Kind.ACCOUNTS else None)
+        if (since or until) and time_col is None:
+            raise StoreError(f"{kind.value} has no time column to window on")
+        if since is not None:
+            where.append(f'"{time_col}" >= ?')
+            params.append(since)
+        if until is not None:
+            where.append(f'"{time_col}" < ?')
+            params.append(until)
+        sql = f'SELECT {sel} FROM "{kind.value}"' + (f" WHERE {' AND '.join(where)}" if where else "")
+        return sql, params
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """Run SQL and return the result as an Arrow table."""
+        with self._wrap("query"):
+            return self._con.sql(sql, params=params or None).to_arrow_table()
+
+    def read(
+        self,
+        kind: Kind = Kind.EXCHANGES,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        columns: list[str] | None = None,
+    ) -> pa.Table:
+        sql, params = self.window_sql(kind, since=since, until=until, columns=columns)
+        return self.query(sql, params)
+
+    def iter_batches(
+        self,
+        kind: Kind = Kind.EXCHANGES,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        columns: list[str] | None = None,
+        batch_rows: int = 100_000,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream a window as Arrow record batches (bounded memory)."""
+        sql, params = self.window_sql(kind, since=since, until=until, columns=columns)
+        with self._wrap("stream"):
+            cursor = self._con.cursor()  # a partly read stream must not block the store
+            try:
+                yield from cursor.sql(sql, params=params or None).to_arrow_reader(batch_rows)
+            finally:
+                cursor.close()
+
+    def export_parquet(
+        self,
+        kind: Kind,
+        out: str | Path,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """Write a window to one Parquet file; returns the row count."""
+        sql, params = self.window_sql(kind, since=since, until=until)
+        out_path = Path(out)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._wrap(f"export {kind.value} to {out_path}"):
+            n = self._scalar(f"SELECT count(*) FROM ({sql})", params)
+            rel = self._con.sql(sql, params=params or None)
+            rel.write_parquet(str(out_path), compression="zstd")
+        return n
+
+    def summary(self) -> dict[str, Any]:
+        """What the store holds: counts, time span, models, top endpoints, truth mix."""
+        with self._wrap("summarise"):
+            out: dict[str, Any] = {k.value: self.count(k) for k in KINDS}
+            row = self._con.execute(
+                'SELECT min(ts), max(ts), count(DISTINCT account_id), sum(input_tokens), '
+                'sum(output_tokens) FROM "exchanges"'
+            ).fetchall()[0]
+            out.update(first_ts=row[0], last_ts=row[1], active_accounts=int(row[2] or 0),
+                       input_tokens=int(row[3] or 0), output_tokens=int(row[4] or 0))
+            out["models"] = self._con.execute(
+                'SELECT model, count(*) n FROM exchanges GROUP BY 1 ORDER BY 2 DESC LIMIT 10'
+            ).fetchall()
+            out["endpoints"] = self._con.execute(
+                'SELECT endpoint, count(*) n FROM exchanges GROUP BY 1 ORDER BY 2 DESC'
+            ).fetchall()
+            out["truth_mix"] = self._con.execute(
+                "SELECT t.label, t.persona, count(DISTINCT t.account_id), count(e.request_id) "
+                "FROM truth t LEFT JOIN exchanges e USING (account_id) GROUP BY 1, 2 ORDER BY 1, 4 DESC"
+            ).fetchall()
+            return out
