@@ -3,7 +3,6 @@ library, print. Every :class:`DistillguardError` becomes a one-line message and 
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,8 +32,12 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file.", exists=False)]
-DbOpt = Annotated[Path | None, typer.Option("--db", help="DuckDB store [default: ./distillguard.duckdb].")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings file.", exists=False)
+]
+DbOpt = Annotated[
+    Path | None, typer.Option("--db", help="DuckDB store [default: ./distillguard.duckdb].")
+]
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
@@ -42,15 +45,23 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
 
 
 def _open(settings: Settings, *, read_only: bool = False) -> Store:
-    return Store.open(settings.db, read_only=read_only, threads=settings.threads,
-                      memory_limit=settings.memory_limit)
+    return Store.open(
+        settings.db,
+        read_only=read_only,
+        threads=settings.threads,
+        memory_limit=settings.memory_limit,
+    )
 
 
 @contextmanager
-def _progress(settings: Settings, label: str, *, bytes_: bool) -> Iterator[Callable[[int, int], None]]:
+def _progress(
+    settings: Settings, label: str, *, bytes_: bool
+) -> Iterator[Callable[[int, int], None]]:
     enabled = settings.progress and err.is_terminal
     cols: list[Any] = [TextColumn("{task.description}"), BarColumn()]
-    cols += [DownloadColumn()] if bytes_ else [TextColumn("{task.completed:,.0f}/{task.total:,.0f}")]
+    cols += (
+        [DownloadColumn()] if bytes_ else [TextColumn("{task.completed:,.0f}/{task.total:,.0f}")]
+    )
     cols.append(TimeRemainingColumn())
     with Progress(*cols, console=err, disable=not enabled, transient=True) as bar:
         task = bar.add_task(label, total=None)
@@ -67,14 +78,18 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
     try:
         ts = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
     except ValueError:
-        raise ConfigError(f"{option}: expected an ISO 8601 time such as 2026-04-22T00:00Z, got {value!r}") from None
+        raise ConfigError(
+            f"{option}: expected an ISO 8601 time such as 2026-04-22T00:00Z, got {value!r}"
+        ) from None
     return ts if ts.tzinfo else ts.replace(tzinfo=datetime.now().astimezone().tzinfo).astimezone()
 
 
 @app.command()
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(ADAPTERS)}.")] = "native",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help=f"One of: {', '.join(ADAPTERS)}.")
+    ] = "native",
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -82,14 +97,34 @@ def ingest(
     settings = _settings(config, db=db)
     started = time.perf_counter()
     with _open(settings) as store, _progress(settings, "ingest", bytes_=True) as hook:
-        report = ingest_files(files, fmt, store, settings,
-                              progress=lambda path, done, total: hook(done, total))
+        report = ingest_files(
+            files, fmt, store, settings, progress=lambda path, done, total: hook(done, total)
+        )
     table = Table(title=f"ingested into {settings.db}")
-    for col in ("file", "kind", "format", "read", "new", "duplicate", "replaced", "rejected", "skipped"):
+    for col in (
+        "file",
+        "kind",
+        "format",
+        "read",
+        "new",
+        "duplicate",
+        "replaced",
+        "rejected",
+        "skipped",
+    ):
         table.add_column(col, justify="left" if col in ("file", "kind", "format") else "right")
     for f in report.files:
-        table.add_row(Path(f.path).name, f.kind, f.format, f"{f.read:,}", f"{f.inserted:,}",
-                      f"{f.duplicates:,}", f"{f.replaced:,}", f"{f.rejected:,}", f"{f.skipped:,}")
+        table.add_row(
+            Path(f.path).name,
+            f.kind,
+            f.format,
+            f"{f.read:,}",
+            f"{f.inserted:,}",
+            f"{f.duplicates:,}",
+            f"{f.replaced:,}",
+            f"{f.rejected:,}",
+            f"{f.skipped:,}",
+        )
     out.print(table)
     for f in report.files:
         if f.rejects_path:
@@ -101,9 +136,13 @@ def ingest(
 def simulate_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write (must be empty).")],
     scenario: Annotated[str, typer.Option(help=f"One of: {', '.join(SCENARIOS)}.")] = "mixed",
-    scale: Annotated[int, typer.Option(help="Exchanges to generate (1,000 to 50,000,000).")] = 100_000,
+    scale: Annotated[
+        int, typer.Option(help="Exchanges to generate (1,000 to 50,000,000).")
+    ] = 100_000,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same output.")] = 1,
-    corpus: Annotated[Path | None, typer.Option(help="Public prompt corpus directory (../shared/corpus).")] = None,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Public prompt corpus directory (../shared/corpus).")
+    ] = None,
     split: Annotated[str, typer.Option(help="Corpus half: all, tune or eval.")] = "all",
     config: ConfigOpt = None,
 ) -> None:
@@ -114,12 +153,16 @@ def simulate_cmd(
     with _progress(settings, f"simulate {scenario}", bytes_=False) as hook:
         report = simulate(scenario, scale, seed, out_dir, corpus=corpus, split=split, progress=hook)
     _print_sim(report)
-    out.print(f"wrote {report.exchanges:,} exchanges of {report.accounts:,} accounts to {out_dir} "
-              f"in {time.perf_counter() - started:.1f}s")
+    out.print(
+        f"wrote {report.exchanges:,} exchanges of {report.accounts:,} accounts to {out_dir} "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
 
 
 def _print_sim(report: Any) -> None:
-    table = Table(title=f"scenario {report.scenario} · seed {report.seed} · text from {report.corpus}")
+    table = Table(
+        title=f"scenario {report.scenario} · seed {report.seed} · text from {report.corpus}"
+    )
     for col in ("persona / campaign", "accounts", "exchanges"):
         table.add_column(col, justify="left" if col.startswith("persona") else "right")
     for name, g in sorted(report.by_group.items(), key=lambda kv: -kv[1]["exchanges"]):
@@ -136,8 +179,10 @@ def info(db: DbOpt = None, config: ConfigOpt = None) -> None:
 
 
 def _print_summary(s: dict[str, Any], db: Path) -> None:
-    out.print(f"[bold]{db}[/]: {s['exchanges']:,} exchanges · {s['accounts']:,} accounts · "
-              f"{s['active_accounts']:,} active · {s['input_tokens'] + s['output_tokens']:,} tokens")
+    out.print(
+        f"[bold]{db}[/]: {s['exchanges']:,} exchanges · {s['accounts']:,} accounts · "
+        f"{s['active_accounts']:,} active · {s['input_tokens'] + s['output_tokens']:,} tokens"
+    )
     if s["first_ts"] is not None:
         out.print(f"from {s['first_ts']:%Y-%m-%d %H:%M} to {s['last_ts']:%Y-%m-%d %H:%M} UTC")
     if s["models"]:
@@ -164,15 +209,16 @@ def export(
     """Export a time window of the store to Parquet."""
     settings = _settings(config, db=db)
     with _open(settings, read_only=True) as store:
-        n = store.export_parquet(kind, target, since=_parse_time(since, "--since"),
-                                 until=_parse_time(until, "--until"))
+        n = store.export_parquet(
+            kind, target, since=_parse_time(since, "--since"), until=_parse_time(until, "--until")
+        )
     out.print(f"wrote {n:,} {kind.value} rows to {target}")
 
 
 @app.command()
-def schema(markdown: Annotated[bool, typer.Option("--markdown", help="Print docs/schema.md.")] = True) -> None:
-    """Print the exchange-log contract (the text of docs/schema.md)."""
-    out.print(schema_markdown(), markup=False, highlight=False, soft_wrap=True)
+def schema() -> None:
+    """Print the exchange-log contract as Markdown (the text of docs/schema.md)."""
+    typer.echo(schema_markdown())
 
 
 @app.command()
@@ -185,10 +231,14 @@ def scenarios() -> None:
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option(help="Where the demo writes its files.")] = Path("demo-output"),
+    workdir: Annotated[Path, typer.Option(help="Where the demo writes its files.")] = Path(
+        "demo-output"
+    ),
     scale: Annotated[int, typer.Option(help="Exchanges to simulate.")] = 200_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
-    corpus: Annotated[Path | None, typer.Option(help="Prompt corpus (default: ../shared/corpus if present).")] = None,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Prompt corpus (default: ../shared/corpus if present).")
+    ] = None,
 ) -> None:
     """Simulate a mixed scenario, ingest it into a fresh store, and show what the store holds."""
     import shutil
@@ -208,39 +258,35 @@ def demo(
         report = simulate("mixed", scale, seed, sim_dir, corpus=corpus, progress=hook)
     _print_sim(report)
     out.rule("2 · ingest")
-    files = [*sorted((sim_dir / "exchanges").glob("*.parquet")), sim_dir / "accounts.parquet",
-             sim_dir / "truth.parquet", sim_dir / "exchange_truth.parquet"]
+    files = [
+        *sorted((sim_dir / "exchanges").glob("*.parquet")),
+        sim_dir / "accounts.parquet",
+        sim_dir / "truth.parquet",
+        sim_dir / "exchange_truth.parquet",
+    ]
     with _open(settings) as store, _progress(settings, "ingest", bytes_=True) as hook:
         ing = ingest_files(files, "native", store, settings, progress=lambda p, d, t: hook(d, t))
-        out.print(f"ingested {ing.inserted:,} rows from {len(ing.files)} files, {ing.rejected:,} rejected")
+        out.print(
+            f"ingested {ing.inserted:,} rows from {len(ing.files)} files, {ing.rejected:,} rejected"
+        )
         out.rule("3 · the store")
         _print_summary(store.summary(), settings.db)
-    out.print(f"\ndemo finished in {time.perf_counter() - started:.0f}s · store: {settings.db} · "
-              "next: `distillguard info --db " + str(settings.db) + "`")
+    out.print(
+        f"\ndemo finished in {time.perf_counter() - started:.0f}s · store: {settings.db} · "
+        "next: `distillguard info --db " + str(settings.db) + "`"
+    )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning distillguard errors into messages and exit codes."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; a distillguard error becomes one line and its exit code.
+
+    Usage errors are Typer's own (exit code 2); everything else raises as it should."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv)
     except DistillguardError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
-        return exc.exit_code
-    except typer.Abort:
-        err.print("aborted")
-        return 130
-    except (typer.Exit, SystemExit) as exc:
-        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
-        return int(code or 0)
-    except Exception as exc:  # noqa: BLE001 - click usage errors arrive as ClickException
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
-    return 0
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise SystemExit(exc.exit_code) from None
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

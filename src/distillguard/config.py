@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all cores)")
     memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '4GB'")
     progress: bool = Field(True, description="show progress bars on a terminal")
-    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
     @field_validator("memory_limit")
     @classmethod
@@ -54,9 +54,7 @@ class Settings(BaseSettings):
         return value
 
 
-def load_settings(
-    config_file: str | Path | None = None, **overrides: Any
-) -> Settings:
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Build :class:`Settings` from an optional YAML file, the environment and overrides.
 
     ``overrides`` whose value is ``None`` are ignored, so CLI options left unset do not
@@ -90,4 +88,6 @@ def load_settings(
             for err in exc.errors()
         )
         source = f"{config_file} / " if config_file else ""
-        raise ConfigError(f"{source}DISTILLGUARD_* environment: invalid settings: {problems}") from exc
+        raise ConfigError(
+            f"{source}DISTILLGUARD_* environment: invalid settings: {problems}"
+        ) from exc

@@ -82,5 +82,12 @@ class SimulationError(DistillguardError):
 
 EXIT_CODES: dict[type[DistillguardError], int] = {
     cls: cls.exit_code
-    for cls in (DistillguardError, ConfigError, InputError, StoreError, CorpusError, SimulationError)
+    for cls in (
+        DistillguardError,
+        ConfigError,
+        InputError,
+        StoreError,
+        CorpusError,
+        SimulationError,
+    )
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import pyarrow as pa
 
@@ -23,7 +23,7 @@ EXTRA_COLUMN = "extra"
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """The kinds of record the contract defines."""
 
     EXCHANGES = "exchanges"
@@ -96,35 +96,136 @@ LABELS = ("legit", "attack")
 EXCHANGES = KindSpec(
     Kind.EXCHANGES,
     (
-        _s("request_id", True, "Unique id of the exchange; re-ingesting the same id never duplicates it.", "req_01HZX3K9"),
-        FieldSpec("ts", TIMESTAMP, True, "Request start, UTC. ISO 8601 text with an offset or `Z`; text without an offset is read as UTC.", "2026-04-22T13:05:09.120Z"),
+        _s(
+            "request_id",
+            True,
+            "Unique id of the exchange; re-ingesting the same id never duplicates it.",
+            "req_01HZX3K9",
+        ),
+        FieldSpec(
+            "ts",
+            TIMESTAMP,
+            True,
+            "Request start, UTC. ISO 8601 text with an offset or `Z`; text without an offset is read as UTC.",
+            "2026-04-22T13:05:09.120Z",
+        ),
         _s("account_id", True, "The account that made the request.", "acct_7f3a"),
         _s("org_id", False, "Organisation owning the account.", "org_19"),
         _s("api_key_id", False, "Id (never the secret) of the API key used.", "key_2b"),
         _s("ip", False, "Client IPv4/IPv6 address as seen by the edge.", "203.0.113.7"),
-        FieldSpec("asn", pa.int64(), False, "Autonomous system number of `ip`.", 16509, minimum=0, maximum=4294967295),
+        FieldSpec(
+            "asn",
+            pa.int64(),
+            False,
+            "Autonomous system number of `ip`.",
+            16509,
+            minimum=0,
+            maximum=4294967295,
+        ),
         _s("asn_org", False, "Name of the autonomous system.", "AMAZON-02"),
         _s("country", False, "ISO-3166 alpha-2 country of `ip`.", "US"),
         _s("user_agent", False, "HTTP User-Agent.", "OpenAI/Python 1.54.3", text=True),
-        _s("client_fp", False, "TLS/HTTP2 client fingerprint, e.g. JA4.", "t13d1516h2_8daaf6152771_02713d6af862"),
+        _s(
+            "client_fp",
+            False,
+            "TLS/HTTP2 client fingerprint, e.g. JA4.",
+            "t13d1516h2_8daaf6152771_02713d6af862",
+        ),
         _s("endpoint", True, "API surface called.", "chat.completions", choices=ENDPOINTS),
         _s("model", True, "Model requested.", "atlas-3"),
         _s("system", False, "System prompt text.", "You are a helpful assistant.", text=True),
-        _s("prompt", True, "Text of the last user turn (empty text is allowed; null is not).", "What is 17 * 23?", text=True),
-        _s("messages", False, "Full request messages as JSON.", '[{"role":"user","content":"What is 17 * 23?"}]', text=True, json=True),
-        _i("n_messages", True, "Messages in the request.", 1, minimum=0, derived="length of `messages` when it is a JSON array, else 1"),
-        _s("tools", False, "Tool definitions as JSON.", '[{"name":"get_weather","parameters":{}}]', text=True, json=True),
-        _i("n_tools", True, "Tool definitions in the request.", 0, minimum=0, derived="length of `tools` when it is a JSON array, else 0"),
-        FieldSpec("thinking", pa.bool_(), True, "Extended thinking / reasoning was requested.", False, derived="false"),
-        FieldSpec("temperature", pa.float64(), False, "Sampling temperature.", 0.7, minimum=0.0, maximum=10.0),
+        _s(
+            "prompt",
+            True,
+            "Text of the last user turn (empty text is allowed; null is not).",
+            "What is 17 * 23?",
+            text=True,
+        ),
+        _s(
+            "messages",
+            False,
+            "Full request messages as JSON.",
+            '[{"role":"user","content":"What is 17 * 23?"}]',
+            text=True,
+            json=True,
+        ),
+        _i(
+            "n_messages",
+            True,
+            "Messages in the request.",
+            1,
+            minimum=0,
+            derived="length of `messages` when it is a JSON array, else 1",
+        ),
+        _s(
+            "tools",
+            False,
+            "Tool definitions as JSON.",
+            '[{"name":"get_weather","parameters":{}}]',
+            text=True,
+            json=True,
+        ),
+        _i(
+            "n_tools",
+            True,
+            "Tool definitions in the request.",
+            0,
+            minimum=0,
+            derived="length of `tools` when it is a JSON array, else 0",
+        ),
+        FieldSpec(
+            "thinking",
+            pa.bool_(),
+            True,
+            "Extended thinking / reasoning was requested.",
+            False,
+            derived="false",
+        ),
+        FieldSpec(
+            "temperature",
+            pa.float64(),
+            False,
+            "Sampling temperature.",
+            0.7,
+            minimum=0.0,
+            maximum=10.0,
+        ),
         _i("max_tokens", False, "Output token cap requested.", 1024, minimum=0),
         _i("input_tokens", True, "Prompt tokens billed.", 14, minimum=0),
-        _i("output_tokens", True, "Completion tokens billed (including reasoning tokens).", 6, minimum=0),
+        _i(
+            "output_tokens",
+            True,
+            "Completion tokens billed (including reasoning tokens).",
+            6,
+            minimum=0,
+        ),
         _i("reasoning_tokens", False, "Reasoning/thinking tokens, when reported.", 0, minimum=0),
-        _s("response", False, "Output text (null when content capture is off).", "17 * 23 = 391.", text=True),
+        _s(
+            "response",
+            False,
+            "Output text (null when content capture is off).",
+            "17 * 23 = 391.",
+            text=True,
+        ),
         _s("stop_reason", False, "Why generation stopped, as the API reported it.", "stop"),
-        FieldSpec("status", pa.int32(), True, "HTTP status returned to the client.", 200, minimum=100, maximum=599, derived="200"),
-        FieldSpec("latency_ms", pa.float64(), False, "Time to last byte, milliseconds.", 812.5, minimum=0.0),
+        FieldSpec(
+            "status",
+            pa.int32(),
+            True,
+            "HTTP status returned to the client.",
+            200,
+            minimum=100,
+            maximum=599,
+            derived="200",
+        ),
+        FieldSpec(
+            "latency_ms",
+            pa.float64(),
+            False,
+            "Time to last byte, milliseconds.",
+            812.5,
+            minimum=0.0,
+        ),
     ),
     key="request_id",
     signature=frozenset({"request_id", "prompt"}),
@@ -136,8 +237,15 @@ ACCOUNTS = KindSpec(
     (
         _s("account_id", True, "The account.", "acct_7f3a"),
         _s("org_id", False, "Organisation owning the account.", "org_19"),
-        FieldSpec("created_at", TIMESTAMP, True, "Account creation time, UTC.", "2025-11-02T08:00:00Z"),
-        _s("email", False, "Sign-up email; may be pseudonymised (shape features come from it).", "jane.doe@example.com"),
+        FieldSpec(
+            "created_at", TIMESTAMP, True, "Account creation time, UTC.", "2025-11-02T08:00:00Z"
+        ),
+        _s(
+            "email",
+            False,
+            "Sign-up email; may be pseudonymised (shape features come from it).",
+            "jane.doe@example.com",
+        ),
         _s("email_domain", False, "Domain of the email.", "example.com"),
         _s("payment_fp", False, "Payment-method fingerprint.", "pm_4c1d9e"),
         _s("billing_country", False, "ISO-3166 alpha-2 billing country.", "DE"),
@@ -145,7 +253,14 @@ ACCOUNTS = KindSpec(
         _s("verification", False, "Verification level reached.", "email", choices=VERIFICATION),
         _s("tier", False, "Commercial tier.", "build", choices=TIERS),
         _s("program", False, "Access pathway.", "none", choices=PROGRAMS),
-        FieldSpec("allowlisted", pa.bool_(), True, "A contract permits bulk generation (licensed distillation).", False, derived="false"),
+        FieldSpec(
+            "allowlisted",
+            pa.bool_(),
+            True,
+            "A contract permits bulk generation (licensed distillation).",
+            False,
+            derived="false",
+        ),
     ),
     key="account_id",
     signature=frozenset({"account_id", "created_at"}),
@@ -156,9 +271,16 @@ TRUTH = KindSpec(
     Kind.TRUTH,
     (
         _s("account_id", True, "The account.", "acct_7f3a"),
-        _s("label", True, "Whether the account carries campaign traffic.", "attack", choices=LABELS),
+        _s(
+            "label", True, "Whether the account carries campaign traffic.", "attack", choices=LABELS
+        ),
         _s("persona", True, "Generating persona or campaign role.", "hydra_reseller"),
-        _s("campaign_id", False, "Campaign the account serves (null for legitimate accounts).", "camp-hydra"),
+        _s(
+            "campaign_id",
+            False,
+            "Campaign the account serves (null for legitimate accounts).",
+            "camp-hydra",
+        ),
     ),
     key="account_id",
     signature=frozenset({"account_id", "label", "persona"}),
@@ -170,7 +292,12 @@ EXCHANGE_TRUTH = KindSpec(
     (
         _s("request_id", True, "The exchange.", "req_01HZX3K9"),
         _s("account_id", True, "Its account.", "acct_7f3a"),
-        _s("campaign_id", False, "Campaign the exchange belongs to; null for a customer's own traffic.", "camp-hydra"),
+        _s(
+            "campaign_id",
+            False,
+            "Campaign the exchange belongs to; null for a customer's own traffic.",
+            "camp-hydra",
+        ),
     ),
     key="request_id",
     signature=frozenset({"request_id", "campaign_id"}),
@@ -193,8 +320,13 @@ def detect_kind(columns: Sequence[str]) -> KindSpec | None:
 def _type_name(t: pa.DataType) -> str:
     if pa.types.is_timestamp(t):
         return "timestamp (UTC)"
-    return {pa.string(): "string", pa.int64(): "int64", pa.int32(): "int32",
-            pa.float64(): "float64", pa.bool_(): "bool"}.get(t, str(t))
+    return {
+        pa.string(): "string",
+        pa.int64(): "int64",
+        pa.int32(): "int32",
+        pa.float64(): "float64",
+        pa.bool_(): "bool",
+    }.get(t, str(t))
 
 
 def schema_markdown() -> str:
@@ -202,7 +334,7 @@ def schema_markdown() -> str:
     out = [
         "# The exchange-log contract, version " + SCHEMA_VERSION,
         "",
-        "<!-- generated by `distillguard schema --markdown`; edit src/distillguard/schema.py -->",
+        "<!-- generated by `distillguard schema > docs/schema.md`; edit src/distillguard/schema.py -->",
         "",
         "distillguard reads and writes four kinds of record, as Parquet, JSONL or CSV. A file's",
         "kind is recognised by its columns (the *signature* below). Every Parquet file the",

@@ -84,7 +84,9 @@ class Store:
         if target != ":memory:":
             p = Path(target)
             if read_only and not p.exists():
-                raise StoreError(f"{p}: no store here (run `distillguard ingest` or `simulate` first)")
+                raise StoreError(
+                    f"{p}: no store here (run `distillguard ingest` or `simulate` first)"
+                )
             if not read_only:
                 p.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {}
@@ -122,10 +124,14 @@ class Store:
             self._con.execute(
                 "CREATE TABLE IF NOT EXISTS _meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
             )
-            rows = self._con.execute("SELECT value FROM _meta WHERE key='schema_version'").fetchall()
+            rows = self._con.execute(
+                "SELECT value FROM _meta WHERE key='schema_version'"
+            ).fetchall()
             row = rows[0] if rows else None
             if row is None:
-                self._con.execute("INSERT INTO _meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+                self._con.execute(
+                    "INSERT INTO _meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
+                )
             elif row[0] != SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path}: store has schema version {row[0]}, this distillguard writes "
@@ -148,13 +154,15 @@ class Store:
         staging = _STAGING.format(kind=kind.value)
         with self._wrap(f"prepare {kind.value} load"):
             self._con.execute(f'DROP TABLE IF EXISTS "{staging}"')
-            self._con.execute(_ddl(spec, staging, staging=True).replace("CREATE TABLE", "CREATE TEMP TABLE"))
+            self._con.execute(
+                _ddl(spec, staging, staging=True).replace("CREATE TABLE", "CREATE TEMP TABLE")
+            )
 
     def stage(self, kind: Kind, batch: pa.Table, first_seq: int) -> None:
         """Append validated rows (contract columns + extra) to the staging table."""
         staging = _STAGING.format(kind=kind.value)
         seq = pa.array(range(first_seq, first_seq + batch.num_rows), pa.int64())
-        data = batch.append_column("_seq", seq)  # noqa: F841 - read by DuckDB below
+        data = batch.append_column("_seq", seq)
         with self._wrap(f"stage {kind.value}"):
             self._con.register("_dg_batch", data)
             try:
@@ -190,7 +198,9 @@ class Store:
             after = self._scalar(f'SELECT count(*) FROM "{table}"')
             self._con.execute(f'DROP TABLE "{staging}"')
         inserted = after - before
-        return MergeResult(inserted=inserted, duplicates=staged - inserted - existing, replaced=existing)
+        return MergeResult(
+            inserted=inserted, duplicates=staged - inserted - existing, replaced=existing
+        )
 
     def load_table(self, kind: Kind, table: pa.Table) -> MergeResult:
         """Stage and merge one already-validated table."""
@@ -223,7 +233,9 @@ class Store:
                 raise StoreError(f"{kind.value} has no column {c!r}")
         sel = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         where, params = [], []
-        time_col = "ts" if kind is Kind.EXCHANGES else ("created_at" if kind is Kind.ACCOUNTS else None)
+        time_col = (
+            "ts" if kind is Kind.EXCHANGES else ("created_at" if kind is Kind.ACCOUNTS else None)
+        )
         if (since or until) and time_col is None:
             raise StoreError(f"{kind.value} has no time column to window on")
         if since is not None:
@@ -232,7 +244,9 @@ class Store:
         if until is not None:
             where.append(f'"{time_col}" < ?')
             params.append(until)
-        sql = f'SELECT {sel} FROM "{kind.value}"' + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql = f'SELECT {sel} FROM "{kind.value}"' + (
+            f" WHERE {' AND '.join(where)}" if where else ""
+        )
         return sql, params
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
@@ -292,16 +306,21 @@ class Store:
         with self._wrap("summarise"):
             out: dict[str, Any] = {k.value: self.count(k) for k in KINDS}
             row = self._con.execute(
-                'SELECT min(ts), max(ts), count(DISTINCT account_id), sum(input_tokens), '
+                "SELECT min(ts), max(ts), count(DISTINCT account_id), sum(input_tokens), "
                 'sum(output_tokens) FROM "exchanges"'
             ).fetchall()[0]
-            out.update(first_ts=row[0], last_ts=row[1], active_accounts=int(row[2] or 0),
-                       input_tokens=int(row[3] or 0), output_tokens=int(row[4] or 0))
+            out.update(
+                first_ts=row[0],
+                last_ts=row[1],
+                active_accounts=int(row[2] or 0),
+                input_tokens=int(row[3] or 0),
+                output_tokens=int(row[4] or 0),
+            )
             out["models"] = self._con.execute(
-                'SELECT model, count(*) n FROM exchanges GROUP BY 1 ORDER BY 2 DESC LIMIT 10'
+                "SELECT model, count(*) n FROM exchanges GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
             ).fetchall()
             out["endpoints"] = self._con.execute(
-                'SELECT endpoint, count(*) n FROM exchanges GROUP BY 1 ORDER BY 2 DESC'
+                "SELECT endpoint, count(*) n FROM exchanges GROUP BY 1 ORDER BY 2 DESC"
             ).fetchall()
             out["truth_mix"] = self._con.execute(
                 "SELECT t.label, t.persona, count(DISTINCT t.account_id), count(e.request_id) "

@@ -13,16 +13,16 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from distillguard.errors import InputError
-from distillguard.schema import EXTRA_COLUMN, TIMESTAMP, FieldSpec, KindSpec
+from distillguard.schema import EXTRA_COLUMN, FieldSpec, KindSpec
 
-ColumnInput = pa.Array | pa.ChunkedArray | Sequence[Any]
+ColumnInput: TypeAlias = pa.Array | pa.ChunkedArray | Sequence[Any]
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,15 @@ class _Problems:
         self.bad[idx] = True
         self.by_row.setdefault(idx, []).append((field_name, reason))
 
-    def add_mask(self, mask: np.ndarray, field_name: str, reason: str | Callable[[int], str]) -> None:
+    def add_mask(
+        self, mask: np.ndarray, field_name: str, reason: str | Callable[[int], str]
+    ) -> None:
         for idx in np.flatnonzero(mask):
             self.add(int(idx), field_name, reason(int(idx)) if callable(reason) else reason)
 
 
 # --- per-value converters (the slow path) -------------------------------------------------
+
 
 def _as_text(v: Any) -> str:
     if isinstance(v, bytes):
@@ -201,6 +204,7 @@ def _clip(text: str, limit: int = 60) -> str:
 
 # --- column coercion ----------------------------------------------------------------------
 
+
 def _fast_cast(arr: pa.Array, target: pa.DataType) -> pa.Array | None:
     """The vectorised cast, or None when some value needs the slow path."""
     if arr.type == target:
@@ -257,7 +261,9 @@ def _coerce(col: ColumnInput, spec: FieldSpec, problems: _Problems) -> pa.Array:
     convert = _converter(spec.type, json_text=spec.json)
     out: list[Any] = []
     for idx, v in enumerate(values):
-        if v is None or (isinstance(v, float) and math.isnan(v) and not pa.types.is_floating(spec.type)):
+        if v is None or (
+            isinstance(v, float) and math.isnan(v) and not pa.types.is_floating(spec.type)
+        ):
             out.append(None)
             continue
         try:
@@ -291,17 +297,34 @@ def _check(arr: pa.Array, spec: FieldSpec, problems: _Problems, max_text_bytes: 
         if bad.any():
             choices = ", ".join(spec.choices)
             values = arr.to_pylist()
-            problems.add_mask(bad, spec.name, lambda i: f"{_clip(repr(values[i]))} is not one of: {choices}")
+            problems.add_mask(
+                bad, spec.name, lambda i: f"{_clip(repr(values[i]))} is not one of: {choices}"
+            )
+    if pa.types.is_floating(arr.type):
+        finite = pc.fill_null(pc.is_finite(arr), True).to_numpy(zero_copy_only=False)
+        if not finite.all():
+            values = arr.to_pylist()
+            problems.add_mask(~finite, spec.name, lambda i: f"expected a finite number, got {values[i]!r}")
     if spec.minimum is not None or spec.maximum is not None:
         num = arr if not pa.types.is_timestamp(arr.type) else None
         if num is not None:
-            lo = pc.less(num, spec.minimum) if spec.minimum is not None else pa.nulls(len(arr), pa.bool_())
-            hi = pc.greater(num, spec.maximum) if spec.maximum is not None else pa.nulls(len(arr), pa.bool_())
+            lo = (
+                pc.less(num, spec.minimum)
+                if spec.minimum is not None
+                else pa.nulls(len(arr), pa.bool_())
+            )
+            hi = (
+                pc.greater(num, spec.maximum)
+                if spec.maximum is not None
+                else pa.nulls(len(arr), pa.bool_())
+            )
             bad = pc.fill_null(pc.or_kleene(lo, hi), False).to_numpy(zero_copy_only=False)
             if bad.any():
                 values = arr.to_pylist()
-                rng = f"[{'' if spec.minimum is None else f'{spec.minimum:g}'}, " \
-                      f"{'' if spec.maximum is None else f'{spec.maximum:g}'}]"
+                rng = (
+                    f"[{'' if spec.minimum is None else f'{spec.minimum:g}'}, "
+                    f"{'' if spec.maximum is None else f'{spec.maximum:g}'}]"
+                )
                 problems.add_mask(bad, spec.name, lambda i: f"{values[i]!r} is outside {rng}")
     if pa.types.is_string(arr.type):
         lengths = pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False)
@@ -310,8 +333,10 @@ def _check(arr: pa.Array, spec: FieldSpec, problems: _Problems, max_text_bytes: 
             problems.add_mask(
                 big,
                 spec.name,
-                lambda i: f"{int(lengths[i]):,} bytes, over the limit of {max_text_bytes:,} "
-                "(ingest.max_text_bytes)",
+                lambda i: (
+                    f"{int(lengths[i]):,} bytes, over the limit of {max_text_bytes:,} "
+                    "(ingest.max_text_bytes)"
+                ),
             )
 
 
@@ -352,12 +377,17 @@ def _extras(columns: Mapping[str, ColumnInput], known: set[str], n: int) -> pa.A
     out: list[str | None] = []
     for i in range(n):
         obj: dict[str, Any] = {}
-        if prior_list[i]:
+        prior_value = prior_list[i]
+        if isinstance(prior_value, dict):
+            obj.update(prior_value)
+        elif isinstance(prior_value, str) and prior_value:
             try:
-                loaded = json.loads(prior_list[i])
+                loaded = json.loads(prior_value)
                 obj.update(loaded if isinstance(loaded, dict) else {EXTRA_COLUMN: loaded})
-            except (ValueError, TypeError):
-                obj[EXTRA_COLUMN] = prior_list[i]
+            except ValueError:
+                obj[EXTRA_COLUMN] = prior_value
+        elif prior_value is not None:
+            obj[EXTRA_COLUMN] = prior_value
         for c in extra_names:
             v = lists[c][i]
             if v is not None:
@@ -368,7 +398,7 @@ def _extras(columns: Mapping[str, ColumnInput], known: set[str], n: int) -> pa.A
 
 def _pylist(col: ColumnInput) -> list[Any]:
     if isinstance(col, pa.Array | pa.ChunkedArray):
-        return col.to_pylist()
+        return list(col.to_pylist())
     return list(col)
 
 
@@ -391,7 +421,9 @@ def validate_columns(
     for name, col in columns.items():
         if len(col) != n:
             raise InputError(f"column {name!r} has {len(col)} values for {n} rows", path=source)
-    missing = [f.name for f in spec.fields if f.required and not f.derived and f.name not in columns]
+    missing = [
+        f.name for f in spec.fields if f.required and not f.derived and f.name not in columns
+    ]
     if missing:
         raise InputError(
             f"missing required column(s) for {spec.kind.value}: {', '.join(missing)}", path=source

@@ -17,8 +17,7 @@ from distillguard.ingest.openai import OpenAIAdapter
 from distillguard.ingest.otel import OtelAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
-    a.name: a  # type: ignore[misc]
-    for a in (NativeAdapter, OpenAIAdapter, AnthropicAdapter, OtelAdapter, LiteLLMAdapter)
+    a.name: a for a in (NativeAdapter, OpenAIAdapter, AnthropicAdapter, OtelAdapter, LiteLLMAdapter)
 }
 
 __all__ = ["ADAPTERS", "Adapter", "FileReport", "IngestReport", "RawBatch", "ingest_files"]

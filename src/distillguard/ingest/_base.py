@@ -52,12 +52,11 @@ class MappingFailure(ValueError):
 def open_binary(path: Path) -> IO[bytes]:
     """Open a file for reading, gunzipping ``*.gz``; errors name the file."""
     try:
-        raw = path.open("rb")
+        if path.suffix == ".gz":
+            return gzip.open(path, "rb")  # type: ignore[return-value]  # owns the file it opens
+        return path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=path) from exc
-    if path.suffix == ".gz":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    return raw
 
 
 def position(handle: IO[bytes]) -> int:
@@ -70,9 +69,7 @@ def position(handle: IO[bytes]) -> int:
         return 0
 
 
-def iter_json_lines(
-    path: Path, clip: int
-) -> Iterator[tuple[int, str, Any, int]]:
+def iter_json_lines(path: Path, clip: int) -> Iterator[tuple[int, str, Any, int]]:
     """Yield ``(line_number, raw_text, parsed_or_exception, byte_position)`` per non-blank line."""
     with open_binary(path) as handle:
         try:
@@ -114,10 +111,19 @@ class RecordAdapter:
         source = str(path)
         for number, raw_text, parsed, pos in self.records(path, clip):
             if isinstance(parsed, Exception):
-                batch.reject(Reject(source, number, "(record)", f"not valid JSON: {parsed}", raw=raw_text))
+                batch.reject(
+                    Reject(source, number, "(record)", f"not valid JSON: {parsed}", raw=raw_text)
+                )
             elif not isinstance(parsed, dict):
-                batch.reject(Reject(source, number, "(record)",
-                                    f"expected a JSON object, got {type(parsed).__name__}", raw=raw_text))
+                batch.reject(
+                    Reject(
+                        source,
+                        number,
+                        "(record)",
+                        f"expected a JSON object, got {type(parsed).__name__}",
+                        raw=raw_text,
+                    )
+                )
             else:
                 try:
                     rows = list(self.map_record(parsed))
@@ -166,6 +172,7 @@ class _Builder:
 
 # --- helpers for API structures -----------------------------------------------------------
 
+
 def loads_if_text(value: Any, field_name: str) -> Any:
     """Parse JSON given as text (LiteLLM and OTel store structures as strings)."""
     if isinstance(value, str):
@@ -191,11 +198,15 @@ def content_text(content: Any) -> str:
                 parts.append(part)
             elif isinstance(part, dict):
                 kind = part.get("type")
-                if kind in ("text", "input_text", "output_text") and isinstance(part.get("text"), str):
+                if kind in ("text", "input_text", "output_text") and isinstance(
+                    part.get("text"), str
+                ):
                     parts.append(part["text"])
                 elif kind == "tool_result":
                     parts.append(content_text(part.get("content")))
-                elif isinstance(part.get("content"), str):  # OTel parts: {"type":"text","content":..}
+                elif isinstance(
+                    part.get("content"), str
+                ):  # OTel parts: {"type":"text","content":..}
                     parts.append(part["content"])
         return "\n".join(p for p in parts if p)
     if isinstance(content, dict):
@@ -238,15 +249,25 @@ def as_int(value: Any, field_name: str) -> int | None:
     return int(number)
 
 
-def need_mapping(value: Any, field_name: str) -> Mapping[str, Any]:
+def need_mapping(value: Any, field_name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise MappingFailure(field_name, f"expected a JSON object, got {type(value).__name__}")
     return value
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
 def identity(record: Mapping[str, Any], *names: str) -> Any:
     """First non-empty value among top-level and ``metadata`` keys ``names``."""
-    meta = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
+    meta = as_dict(record.get("metadata"))
     for source in (record, meta):
         for name in names:
             value = source.get(name)
@@ -259,7 +280,16 @@ def text_stream(raw: IO[bytes]) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
 
 
-CALLER_FIELDS = ("org_id", "api_key_id", "ip", "asn", "asn_org", "country", "user_agent", "client_fp")
+CALLER_FIELDS = (
+    "org_id",
+    "api_key_id",
+    "ip",
+    "asn",
+    "asn_org",
+    "country",
+    "user_agent",
+    "client_fp",
+)
 
 
 def caller_fields(record: Mapping[str, Any]) -> dict[str, Any]:

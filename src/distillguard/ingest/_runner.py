@@ -85,7 +85,8 @@ class _RejectsFile:
             return
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("w", encoding="utf-8")
+            # undecodable input bytes become \udcXX escapes: still valid JSON
+            self._handle = self.path.open("w", encoding="utf-8", errors="backslashreplace")
         for r in rejects:
             self._handle.write(r.to_json() + "\n")
 
@@ -125,14 +126,20 @@ def ingest_files(
         store.begin_load(spec.kind)
         seq = 0
         try:
-            for raw in adapter.batches(path, settings.ingest.batch_rows, settings.ingest.max_reject_raw_bytes):
+            for raw in adapter.batches(
+                path, settings.ingest.batch_rows, settings.ingest.max_reject_raw_bytes
+            ):
                 seq = _one_batch(raw, spec, path, store, settings, rep, rejects, seq)
                 if progress is not None:
                     progress(str(path), min(raw.position, total), total)
             merged = store.finish_load(spec.kind)
         finally:
             rejects.close()
-        rep.inserted, rep.duplicates, rep.replaced = merged.inserted, merged.duplicates, merged.replaced
+        rep.inserted, rep.duplicates, rep.replaced = (
+            merged.inserted,
+            merged.duplicates,
+            merged.replaced,
+        )
         if rep.rejected:
             rep.rejects_path = str(rejects.path)
         report.files.append(rep)

@@ -16,7 +16,9 @@ from typing import Any
 from distillguard.ingest._base import (
     MappingFailure,
     RecordAdapter,
+    as_dict,
     as_int,
+    as_list,
     caller_fields,
     content_text,
     epoch_to_datetime,
@@ -32,7 +34,7 @@ class AnthropicAdapter(RecordAdapter):
     def map_record(self, record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
         request = need_mapping(record.get("request"), "request")
         response_obj = record.get("response")
-        response: Mapping[str, Any] = response_obj if isinstance(response_obj, dict) else {}
+        response = as_dict(response_obj)
         messages = request.get("messages")
         if not isinstance(messages, list) or not messages:
             raise MappingFailure("request.messages", "expected a non-empty list of messages")
@@ -41,18 +43,25 @@ class AnthropicAdapter(RecordAdapter):
         tools = request.get("tools")
         thinking = request.get("thinking")
         thinking_on = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
-        usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
-        blocks = response.get("content") if isinstance(response.get("content"), list) else []
-        text = "\n".join(b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text")
-        thought = sum(len(b.get("thinking") or "") for b in blocks
-                      if isinstance(b, dict) and b.get("type") == "thinking")
+        usage = as_dict(response.get("usage"))
+        blocks = as_list(response.get("content"))
+        text = "\n".join(
+            b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"
+        )
+        thought = sum(
+            len(b.get("thinking") or "")
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "thinking"
+        )
         ts = epoch_to_datetime(identity(record, "ts", "timestamp"), "ts")
         request_id = identity(record, "request_id") or response.get("id")
         if not request_id:
             raise MappingFailure("request_id", "no request_id in metadata and no response.id")
         input_tokens = as_int(usage.get("input_tokens"), "usage.input_tokens")
-        cached = sum(as_int(usage.get(k), f"usage.{k}") or 0
-                     for k in ("cache_creation_input_tokens", "cache_read_input_tokens"))
+        cached = sum(
+            as_int(usage.get(k), f"usage.{k}") or 0
+            for k in ("cache_creation_input_tokens", "cache_read_input_tokens")
+        )
         row = caller_fields(record)
         row.update(
             request_id=str(request_id),

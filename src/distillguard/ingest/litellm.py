@@ -17,6 +17,7 @@ from typing import Any
 from distillguard.ingest._base import (
     MappingFailure,
     RecordAdapter,
+    as_dict,
     as_int,
     content_text,
     epoch_to_datetime,
@@ -27,10 +28,14 @@ from distillguard.ingest._base import (
 )
 
 _CALL_TYPES = {
-    "completion": "chat.completions", "acompletion": "chat.completions",
-    "text_completion": "completions", "atext_completion": "completions",
-    "responses": "responses", "aresponses": "responses",
-    "anthropic_messages": "messages", "messages": "messages",
+    "completion": "chat.completions",
+    "acompletion": "chat.completions",
+    "text_completion": "completions",
+    "atext_completion": "completions",
+    "responses": "responses",
+    "aresponses": "responses",
+    "anthropic_messages": "messages",
+    "messages": "messages",
 }
 
 
@@ -56,9 +61,12 @@ class LiteLLMAdapter(RecordAdapter):
                     yield number, "", ValueError(f"malformed CSV: {exc}"), position(raw)
                     continue
                 number += 1
-                yield number, ",".join(str(v) for v in row.values())[:clip], {
-                    k: (v if v != "" else None) for k, v in row.items() if k is not None
-                }, position(raw)
+                yield (
+                    number,
+                    ",".join(str(v) for v in row.values())[:clip],
+                    {k: (v if v != "" else None) for k, v in row.items() if k is not None},
+                    position(raw),
+                )
 
     def map_record(self, record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
         call_type = record.get("call_type") or "acompletion"
@@ -66,12 +74,17 @@ class LiteLLMAdapter(RecordAdapter):
         if endpoint is None:
             return []  # embeddings, image generation, pass-through: not exchanges
         meta = loads_if_text(record.get("metadata"), "metadata")
-        meta = meta if isinstance(meta, dict) else {}
+        meta = as_dict(meta)
         request_id = record.get("request_id")
         if not request_id:
             raise MappingFailure("request_id", "missing")
-        account = (record.get("user") or meta.get("user_api_key_user_id") or record.get("team_id")
-                   or meta.get("user_api_key_team_id") or record.get("api_key"))
+        account = (
+            record.get("user")
+            or meta.get("user_api_key_user_id")
+            or record.get("team_id")
+            or meta.get("user_api_key_team_id")
+            or record.get("api_key")
+        )
         if not account:
             raise MappingFailure("user", "no user, team_id or api_key to name the account")
         start = epoch_to_datetime(record.get("startTime"), "startTime")
@@ -86,14 +99,21 @@ class LiteLLMAdapter(RecordAdapter):
         if isinstance(messages, list) and messages:
             users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
             prompt = content_text(users[-1].get("content")) if users else ""
-            sys_text = [content_text(m.get("content")) for m in messages
-                        if isinstance(m, dict) and m.get("role") in ("system", "developer")]
+            sys_text = [
+                content_text(m.get("content"))
+                for m in messages
+                if isinstance(m, dict) and m.get("role") in ("system", "developer")
+            ]
             system = "\n".join(sys_text) or None
             n_messages = len(messages)
         response = loads_if_text(record.get("response"), "response")
         text = None
         stop = None
-        if isinstance(response, dict) and isinstance(response.get("choices"), list) and response["choices"]:
+        if (
+            isinstance(response, dict)
+            and isinstance(response.get("choices"), list)
+            and response["choices"]
+        ):
             choice = response["choices"][0]
             if isinstance(choice, dict):
                 text = content_text((choice.get("message") or {}).get("content"))
@@ -101,33 +121,43 @@ class LiteLLMAdapter(RecordAdapter):
         elif isinstance(response, str) and response:
             text = response
         status = record.get("status") or meta.get("status")
-        code = as_int((meta.get("error_information") or {}).get("error_code"), "metadata.error_code") \
-            if isinstance(meta.get("error_information"), dict) else None
-        usage = meta.get("usage_object") if isinstance(meta.get("usage_object"), dict) else {}
+        code = (
+            as_int((meta.get("error_information") or {}).get("error_code"), "metadata.error_code")
+            if isinstance(meta.get("error_information"), dict)
+            else None
+        )
+        usage = as_dict(meta.get("usage_object"))
         details = usage.get("completion_tokens_details") if isinstance(usage, dict) else None
-        return [{
-            "request_id": str(request_id),
-            "ts": start,
-            "account_id": str(account),
-            "org_id": record.get("organization_id") or meta.get("user_api_key_org_id") or record.get("team_id"),
-            "api_key_id": record.get("api_key"),
-            "ip": record.get("requester_ip_address") or meta.get("requester_ip_address"),
-            "user_agent": (meta.get("user_agent") if isinstance(meta.get("user_agent"), str) else None),
-            "endpoint": endpoint,
-            "model": record.get("model_group") or record.get("model"),
-            "system": system,
-            "prompt": prompt,
-            "messages": messages if isinstance(messages, list) else None,
-            "n_messages": n_messages,
-            "input_tokens": as_int(record.get("prompt_tokens"), "prompt_tokens"),
-            "output_tokens": as_int(record.get("completion_tokens"), "completion_tokens"),
-            "reasoning_tokens": as_int(details.get("reasoning_tokens"), "reasoning_tokens")
-            if isinstance(details, dict) else None,
-            "response": text,
-            "stop_reason": stop,
-            "status": code if code else (500 if status == "failure" else 200),
-            "latency_ms": latency,
-            "end_user": record.get("end_user") or meta.get("user_api_key_end_user_id"),
-            "spend": record.get("spend"),
-            "session_id": record.get("session_id"),
-        }]
+        return [
+            {
+                "request_id": str(request_id),
+                "ts": start,
+                "account_id": str(account),
+                "org_id": record.get("organization_id")
+                or meta.get("user_api_key_org_id")
+                or record.get("team_id"),
+                "api_key_id": record.get("api_key"),
+                "ip": record.get("requester_ip_address") or meta.get("requester_ip_address"),
+                "user_agent": (
+                    meta.get("user_agent") if isinstance(meta.get("user_agent"), str) else None
+                ),
+                "endpoint": endpoint,
+                "model": record.get("model_group") or record.get("model"),
+                "system": system,
+                "prompt": prompt,
+                "messages": messages if isinstance(messages, list) else None,
+                "n_messages": n_messages,
+                "input_tokens": as_int(record.get("prompt_tokens"), "prompt_tokens"),
+                "output_tokens": as_int(record.get("completion_tokens"), "completion_tokens"),
+                "reasoning_tokens": as_int(details.get("reasoning_tokens"), "reasoning_tokens")
+                if isinstance(details, dict)
+                else None,
+                "response": text,
+                "stop_reason": stop,
+                "status": code if code else (500 if status == "failure" else 200),
+                "latency_ms": latency,
+                "end_user": record.get("end_user") or meta.get("user_api_key_end_user_id"),
+                "spend": record.get("spend"),
+                "session_id": record.get("session_id"),
+            }
+        ]

@@ -19,8 +19,14 @@ from distillguard.validate import Reject
 def file_type(path: Path) -> str:
     """``parquet``, ``jsonl`` or ``csv`` from the file name (``.gz`` allowed for text)."""
     name = path.name.lower().removesuffix(".gz")
-    for suffix, kind in ((".parquet", "parquet"), (".pq", "parquet"), (".jsonl", "jsonl"),
-                         (".ndjson", "jsonl"), (".json", "jsonl"), (".csv", "csv")):
+    for suffix, kind in (
+        (".parquet", "parquet"),
+        (".pq", "parquet"),
+        (".jsonl", "jsonl"),
+        (".ndjson", "jsonl"),
+        (".json", "jsonl"),
+        (".csv", "csv"),
+    ):
         if name.endswith(suffix):
             return kind
     raise UnknownFormatError(
@@ -91,10 +97,19 @@ class NativeAdapter:
         for number, raw_text, parsed, pos in iter_json_lines(path, clip):
             consumed = pos
             if isinstance(parsed, Exception):
-                rejects.append(Reject(source, number, "(record)", f"not valid JSON: {parsed}", raw=raw_text))
+                rejects.append(
+                    Reject(source, number, "(record)", f"not valid JSON: {parsed}", raw=raw_text)
+                )
             elif not isinstance(parsed, dict):
-                rejects.append(Reject(source, number, "(record)",
-                                      f"expected a JSON object, got {type(parsed).__name__}", raw=raw_text))
+                rejects.append(
+                    Reject(
+                        source,
+                        number,
+                        "(record)",
+                        f"expected a JSON object, got {type(parsed).__name__}",
+                        raw=raw_text,
+                    )
+                )
             else:
                 rows.append(parsed)
                 numbers.append(number)
@@ -121,7 +136,9 @@ class NativeAdapter:
             names = [h.strip() for h in header]
             dupes = {n for n in names if names.count(n) > 1}
             if dupes:
-                raise InputError(f"CSV header repeats column(s): {', '.join(sorted(dupes))}", path=path)
+                raise InputError(
+                    f"CSV header repeats column(s): {', '.join(sorted(dupes))}", path=path
+                )
             cols: dict[str, list[Any]] = {n: [] for n in names}
             numbers: list[int] = []
             raws: list[str | None] = []
@@ -139,9 +156,15 @@ class NativeAdapter:
                 number += 1
                 raw_text = ",".join(cells)[:clip]
                 if len(cells) != len(names):
-                    rejects.append(Reject(source, number, "(record)",
-                                          f"has {len(cells)} cells, the header has {len(names)}",
-                                          raw=raw_text))
+                    rejects.append(
+                        Reject(
+                            source,
+                            number,
+                            "(record)",
+                            f"has {len(cells)} cells, the header has {len(names)}",
+                            raw=raw_text,
+                        )
+                    )
                 elif any(_has_surrogate(c) for c in cells):
                     bad = next(n for n, c in zip(names, cells, strict=True) if _has_surrogate(c))
                     rejects.append(Reject(source, number, bad, "not valid UTF-8", raw=raw_text))
@@ -151,12 +174,22 @@ class NativeAdapter:
                     numbers.append(number)
                     raws.append(raw_text)
                 if len(numbers) + len(rejects) >= batch_rows:
-                    yield RawBatch({n: pa.array(v, pa.string()) for n, v in cols.items()},
-                                   numbers, raws, rejects, position=position(raw))
+                    yield RawBatch(
+                        {n: pa.array(v, pa.string()) for n, v in cols.items()},
+                        numbers,
+                        raws,
+                        rejects,
+                        position=position(raw),
+                    )
                     cols = {n: [] for n in names}
                     numbers, raws, rejects = [], [], []
-            yield RawBatch({n: pa.array(v, pa.string()) for n, v in cols.items()},
-                           numbers, raws, rejects, position=position(raw))
+            yield RawBatch(
+                {n: pa.array(v, pa.string()) for n, v in cols.items()},
+                numbers,
+                raws,
+                rejects,
+                position=position(raw),
+            )
 
 
 def _has_surrogate(text: str) -> bool:

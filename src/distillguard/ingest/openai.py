@@ -20,6 +20,7 @@ from typing import Any
 from distillguard.ingest._base import (
     MappingFailure,
     RecordAdapter,
+    as_dict,
     as_int,
     caller_fields,
     content_text,
@@ -38,7 +39,7 @@ class OpenAIAdapter(RecordAdapter):
         response_obj = record.get("response")
         if isinstance(response_obj, dict) and isinstance(response_obj.get("body"), dict):
             response_obj = response_obj["body"]
-        response: Mapping[str, Any] = response_obj if isinstance(response_obj, dict) else {}
+        response = as_dict(response_obj)
         messages = request.get("messages")
         if not isinstance(messages, list) or not messages:
             raise MappingFailure("request.messages", "expected a non-empty list of messages")
@@ -50,11 +51,11 @@ class OpenAIAdapter(RecordAdapter):
         users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
         prompt = content_text(users[-1].get("content")) if users else ""
         tools = request.get("tools")
-        usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
+        usage = as_dict(response.get("usage"))
         details = usage.get("completion_tokens_details") or {}
         choices = response.get("choices") or []
-        first = choices[0] if choices and isinstance(choices[0], dict) else {}
-        message = first.get("message") if isinstance(first.get("message"), dict) else {}
+        first = as_dict(choices[0]) if choices else {}
+        message = as_dict(first.get("message"))
         ts_value = identity(record, "ts", "timestamp")
         ts = epoch_to_datetime(ts_value if ts_value is not None else response.get("created"), "ts")
         request_id = identity(record, "request_id") or response.get("id")
@@ -75,12 +76,15 @@ class OpenAIAdapter(RecordAdapter):
             n_tools=len(tools) if isinstance(tools, list) else 0,
             thinking=bool(effort) and effort not in ("none", "minimal"),
             temperature=request.get("temperature"),
-            max_tokens=as_int(request.get("max_completion_tokens", request.get("max_tokens")),
-                              "request.max_tokens"),
+            max_tokens=as_int(
+                request.get("max_completion_tokens", request.get("max_tokens")),
+                "request.max_tokens",
+            ),
             input_tokens=as_int(usage.get("prompt_tokens"), "usage.prompt_tokens"),
             output_tokens=as_int(usage.get("completion_tokens"), "usage.completion_tokens"),
             reasoning_tokens=as_int(details.get("reasoning_tokens"), "usage.reasoning_tokens")
-            if isinstance(details, dict) else None,
+            if isinstance(details, dict)
+            else None,
             response=content_text(message.get("content")) if message else None,
             stop_reason=first.get("finish_reason"),
         )

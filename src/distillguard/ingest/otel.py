@@ -47,7 +47,10 @@ def attribute_value(value: Mapping[str, Any]) -> Any:
     if "arrayValue" in value:
         return [attribute_value(v) for v in value["arrayValue"].get("values", [])]
     if "kvlistValue" in value:
-        return {kv["key"]: attribute_value(kv.get("value", {})) for kv in value["kvlistValue"].get("values", [])}
+        return {
+            kv["key"]: attribute_value(kv.get("value", {}))
+            for kv in value["kvlistValue"].get("values", [])
+        }
     return None
 
 
@@ -105,17 +108,27 @@ class OtelAdapter(RecordAdapter):
         operation = attrs.get("gen_ai.operation.name")
         if operation not in INFERENCE_OPERATIONS:
             return None
-        account = next((attrs[k] for k in ("distillguard.account_id", "user.id", "enduser.id")
-                        if attrs.get(k)), None)
+        account = next(
+            (
+                attrs[k]
+                for k in ("distillguard.account_id", "user.id", "enduser.id")
+                if attrs.get(k)
+            ),
+            None,
+        )
         if account is None:
-            raise MappingFailure("account_id", "span has no distillguard.account_id, user.id or enduser.id")
+            raise MappingFailure(
+                "account_id", "span has no distillguard.account_id, user.id or enduser.id"
+            )
         start = as_int(span.get("startTimeUnixNano"), "startTimeUnixNano")
         end = as_int(span.get("endTimeUnixNano"), "endTimeUnixNano")
         if start is None:
             raise MappingFailure("startTimeUnixNano", "span has no start time")
         inputs = loads_if_text(attrs.get("gen_ai.input.messages"), "gen_ai.input.messages")
         outputs = loads_if_text(attrs.get("gen_ai.output.messages"), "gen_ai.output.messages")
-        system = loads_if_text(attrs.get("gen_ai.system_instructions"), "gen_ai.system_instructions")
+        system = loads_if_text(
+            attrs.get("gen_ai.system_instructions"), "gen_ai.system_instructions"
+        )
         tools = loads_if_text(attrs.get("gen_ai.tool.definitions"), "gen_ai.tool.definitions")
         prompt = ""
         if isinstance(inputs, list):
@@ -125,14 +138,23 @@ class OtelAdapter(RecordAdapter):
         response = None
         if isinstance(outputs, list):
             response = "\n".join(
-                content_text([p for p in (m.get("parts") or []) if isinstance(p, dict) and p.get("type") == "text"])
-                for m in outputs if isinstance(m, dict)
+                content_text(
+                    [
+                        p
+                        for p in (m.get("parts") or [])
+                        if isinstance(p, dict) and p.get("type") == "text"
+                    ]
+                )
+                for m in outputs
+                if isinstance(m, dict)
             )
         reasons = attrs.get("gen_ai.response.finish_reasons")
         status_code = attrs.get("http.response.status_code")
         error = (span.get("status") or {}).get("code") in (2, "STATUS_CODE_ERROR")
         provider = attrs.get("gen_ai.provider.name", attrs.get("gen_ai.system"))
-        request_id = attrs.get("gen_ai.response.id") or f"{span.get('traceId', '')}:{span.get('spanId', '')}"
+        request_id = (
+            attrs.get("gen_ai.response.id") or f"{span.get('traceId', '')}:{span.get('spanId', '')}"
+        )
         return {
             "request_id": str(request_id),
             "ts": epoch_to_datetime(start, "startTimeUnixNano", unit=1e9),
@@ -145,7 +167,8 @@ class OtelAdapter(RecordAdapter):
             "user_agent": attrs.get("user_agent.original"),
             "client_fp": attrs.get("distillguard.client_fp"),
             "endpoint": _PROVIDER_ENDPOINT.get(str(provider), "chat.completions")
-            if operation == "chat" else "completions",
+            if operation == "chat"
+            else "completions",
             "model": attrs.get("gen_ai.request.model") or attrs.get("gen_ai.response.model"),
             "system": content_text(system) if system else None,
             "prompt": prompt,
@@ -155,13 +178,22 @@ class OtelAdapter(RecordAdapter):
             "n_tools": len(tools) if isinstance(tools, list) else 0,
             "thinking": bool(attrs.get("distillguard.thinking", False)),
             "temperature": attrs.get("gen_ai.request.temperature"),
-            "max_tokens": as_int(attrs.get("gen_ai.request.max_tokens"), "gen_ai.request.max_tokens"),
-            "input_tokens": as_int(attrs.get("gen_ai.usage.input_tokens"), "gen_ai.usage.input_tokens"),
-            "output_tokens": as_int(attrs.get("gen_ai.usage.output_tokens"), "gen_ai.usage.output_tokens"),
-            "reasoning_tokens": as_int(attrs.get("gen_ai.usage.reasoning_tokens"), "gen_ai.usage.reasoning_tokens"),
+            "max_tokens": as_int(
+                attrs.get("gen_ai.request.max_tokens"), "gen_ai.request.max_tokens"
+            ),
+            "input_tokens": as_int(
+                attrs.get("gen_ai.usage.input_tokens"), "gen_ai.usage.input_tokens"
+            ),
+            "output_tokens": as_int(
+                attrs.get("gen_ai.usage.output_tokens"), "gen_ai.usage.output_tokens"
+            ),
+            "reasoning_tokens": as_int(
+                attrs.get("gen_ai.usage.reasoning_tokens"), "gen_ai.usage.reasoning_tokens"
+            ),
             "response": response,
             "stop_reason": reasons[0] if isinstance(reasons, list) and reasons else None,
-            "status": as_int(status_code, "http.response.status_code") if status_code is not None
+            "status": as_int(status_code, "http.response.status_code")
+            if status_code is not None
             else (500 if error else 200),
             "latency_ms": (end - start) / 1e6 if end is not None else None,
             "provider": provider,

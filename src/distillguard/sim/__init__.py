@@ -32,11 +32,25 @@ from distillguard.sim.traffic import exchanges
 
 __all__ = ["SCENARIOS", "SimReport", "describe_scenarios", "simulate"]
 
-_LEGIT_MIX = {"hobbyist": 0.12, "app_backend": 0.28, "enterprise_batch": 0.20, "benchmark_runner": 0.05,
-              "coding_agent": 0.12, "licensed_distiller": 0.10, "student": 0.08, "startup_builder": 0.05}
-_ATTACK_MIX = {"reasoning_extraction": 0.005, "agentic_harvest": 0.113, "model_pivot": 0.43,
-               "hydra_reseller": 0.06, "rubric_grading": 0.008, "censorship_rewrite": 0.006,
-               "multilingual_coercion": 0.008}
+_LEGIT_MIX = {
+    "hobbyist": 0.12,
+    "app_backend": 0.28,
+    "enterprise_batch": 0.20,
+    "benchmark_runner": 0.05,
+    "coding_agent": 0.12,
+    "licensed_distiller": 0.10,
+    "student": 0.08,
+    "startup_builder": 0.05,
+}
+_ATTACK_MIX = {
+    "reasoning_extraction": 0.005,
+    "agentic_harvest": 0.113,
+    "model_pivot": 0.43,
+    "hydra_reseller": 0.06,
+    "rubric_grading": 0.008,
+    "censorship_rewrite": 0.006,
+    "multilingual_coercion": 0.008,
+}
 
 
 def _mix(legit_share: float, attacks: dict[str, float]) -> dict[str, float]:
@@ -105,7 +119,9 @@ class _PartWriter:
         arrays = []
         for f in self.spec.fields:
             values = self.buffer.get(f.name)
-            arrays.append(pa.nulls(self.buffered, f.type) if values is None else pa.array(values, f.type))
+            arrays.append(
+                pa.nulls(self.buffered, f.type) if values is None else pa.array(values, f.type)
+            )
         arrays.append(pa.nulls(self.buffered, pa.string()))
         table = pa.Table.from_arrays(arrays, schema=self.schema)
         if self.writer is None or self.rows_in_part >= PART_ROWS:
@@ -119,8 +135,9 @@ class _PartWriter:
         if self.writer is not None:
             self.writer.close()
         path = self.dir / f"part-{self.part:05d}.parquet"
-        self.writer = pq.ParquetWriter(path, self.schema, compression="zstd",
-                                       dictionary_pagesize_limit=64 << 20)
+        self.writer = pq.ParquetWriter(
+            path, self.schema, compression="zstd", dictionary_pagesize_limit=64 << 20
+        )
         self.part += 1
         self.rows_in_part = 0
 
@@ -146,14 +163,20 @@ def _account_table(accounts: list[Account]) -> pa.Table:
         cols["tier"].append(a.tier)
         cols["program"].append(a.program)
         cols["allowlisted"].append(a.allowlisted)
-    arrays = [pa.array(cols[f.name], f.type) for f in ACCOUNTS.fields] + [pa.nulls(len(accounts), pa.string())]
+    arrays = [pa.array(cols[f.name], f.type) for f in ACCOUNTS.fields] + [
+        pa.nulls(len(accounts), pa.string())
+    ]
     return pa.Table.from_arrays(arrays, schema=ACCOUNTS.arrow_schema())
 
 
 def _truth_table(accounts: list[Account]) -> pa.Table:
-    arrays = [pa.array([a.account_id for a in accounts]), pa.array([a.label for a in accounts]),
-              pa.array([a.persona for a in accounts]), pa.array([a.campaign_id for a in accounts], pa.string()),
-              pa.nulls(len(accounts), pa.string())]
+    arrays = [
+        pa.array([a.account_id for a in accounts]),
+        pa.array([a.label for a in accounts]),
+        pa.array([a.persona for a in accounts]),
+        pa.array([a.campaign_id for a in accounts], pa.string()),
+        pa.nulls(len(accounts), pa.string()),
+    ]
     return pa.Table.from_arrays(arrays, schema=TRUTH.arrow_schema())
 
 
@@ -169,9 +192,13 @@ def simulate(
 ) -> SimReport:
     """Simulate ``scale`` exchanges of ``scenario`` into ``out`` (see module docstring)."""
     if scenario not in SCENARIOS:
-        raise SimulationError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}")
+        raise SimulationError(
+            f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}"
+        )
     if not MIN_SCALE <= scale <= MAX_SCALE:
-        raise SimulationError(f"--scale must be between {MIN_SCALE:,} and {MAX_SCALE:,}, got {scale:,}")
+        raise SimulationError(
+            f"--scale must be between {MIN_SCALE:,} and {MAX_SCALE:,}, got {scale:,}"
+        )
     if split not in SPLITS:
         raise SimulationError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     pools: TextPools = load_corpus(corpus, split) if corpus is not None else generated_pools(seed)
@@ -186,15 +213,19 @@ def simulate(
     ids = Ids(np.random.default_rng([seed, 0x1D5]))
     accounts: list[Account] = []
     for gi, (name, share) in enumerate(mix.items()):
-        budget = int(round(scale * share))
+        budget = round(scale * share)
         if budget <= 0:
             continue
-        accounts += all_groups[name].build(np.random.default_rng([seed, gi]), budget, scale / 1e6, ids)
+        accounts += all_groups[name].build(
+            np.random.default_rng([seed, gi]), budget, scale / 1e6, ids
+        )
     # interleave personas in the files, as a real log would (deterministically)
     order = np.random.default_rng([seed, 0x0DE]).permutation(len(accounts))
     accounts = [accounts[int(i)] for i in order]
 
-    report = SimReport(scenario, scale, seed, pools.source, split, str(out_dir), accounts=len(accounts))
+    report = SimReport(
+        scenario, scale, seed, pools.source, split, str(out_dir), accounts=len(accounts)
+    )
     pq.write_table(_account_table(accounts), out_dir / "accounts.parquet", compression="zstd")
     pq.write_table(_truth_table(accounts), out_dir / "truth.parquet", compression="zstd")
     writer = _PartWriter(ex_dir, EXCHANGES)
@@ -222,9 +253,16 @@ def simulate(
             progress(done, total)
     report.parts = writer.close()
     et = pa.Table.from_arrays(
-        [pa.array(attributions["request_id"], pa.string()), pa.array(attributions["account_id"], pa.string()),
-         pa.array(attributions["campaign_id"], pa.string()), pa.nulls(len(attributions["request_id"]), pa.string())],
-        schema=EXCHANGE_TRUTH.arrow_schema())
+        [
+            pa.array(attributions["request_id"], pa.string()),
+            pa.array(attributions["account_id"], pa.string()),
+            pa.array(attributions["campaign_id"], pa.string()),
+            pa.nulls(len(attributions["request_id"]), pa.string()),
+        ],
+        schema=EXCHANGE_TRUTH.arrow_schema(),
+    )
     pq.write_table(et, out_dir / "exchange_truth.parquet", compression="zstd")
-    (out_dir / "manifest.json").write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
+    (out_dir / "manifest.json").write_text(
+        json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8"
+    )
     return report

@@ -89,8 +89,23 @@ for _a in ASNS:
     BY_KIND[_a.kind] = (*BY_KIND.get(_a.kind, ()), _a)
 
 TZ_OFFSET = {  # hours from UTC (no DST, on purpose: simple and documented)
-    "US": -6, "CA": -5, "BR": -3, "GB": 0, "FR": 1, "DE": 1, "NL": 1, "NG": 1, "RU": 3,
-    "IN": 5.5, "VN": 7, "CN": 8, "SG": 8, "HK": 8, "KR": 9, "JP": 9, "AU": 10,
+    "US": -6,
+    "CA": -5,
+    "BR": -3,
+    "GB": 0,
+    "FR": 1,
+    "DE": 1,
+    "NL": 1,
+    "NG": 1,
+    "RU": 3,
+    "IN": 5.5,
+    "VN": 7,
+    "CN": 8,
+    "SG": 8,
+    "HK": 8,
+    "KR": 9,
+    "JP": 9,
+    "AU": 10,
 }
 
 
@@ -104,9 +119,17 @@ def asn_in(rng: np.random.Generator, kind: str, country: str | None = None) -> A
 
 
 SDK_AGENTS = (
-    "OpenAI/Python 1.54.3", "OpenAI/Python 1.82.0", "OpenAI/JS 4.73.1", "anthropic-python/0.49.0",
-    "anthropic-typescript/0.39.0", "python-httpx/0.27.2", "langchain-openai/0.3.9",
-    "litellm/1.63.2", "Go-http-client/2.0", "okhttp/4.12.0", "axios/1.7.9",
+    "OpenAI/Python 1.54.3",
+    "OpenAI/Python 1.82.0",
+    "OpenAI/JS 4.73.1",
+    "anthropic-python/0.49.0",
+    "anthropic-typescript/0.39.0",
+    "python-httpx/0.27.2",
+    "langchain-openai/0.3.9",
+    "litellm/1.63.2",
+    "Go-http-client/2.0",
+    "okhttp/4.12.0",
+    "axios/1.7.9",
 )
 BROWSER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
@@ -122,22 +145,93 @@ def client_fp(seed_text: str) -> str:
     return f"t13d{int(h[:2], 16) % 20 + 10:02d}{int(h[2:4], 16) % 10 + 10}h2_{h[4:16]}_{h[16:28]}"
 
 
-FIRST = ("james", "maria", "wei", "li", "anna", "david", "fatima", "juan", "yuki", "olga",
-         "arjun", "chen", "sara", "ahmed", "lucas", "emma", "min", "ivan", "sofia", "noah",
-         "priya", "hiro", "grace", "omar", "elena", "tom", "aisha", "jin", "paul", "nina")
-LAST = ("smith", "garcia", "wang", "zhang", "mueller", "kim", "nguyen", "patel", "silva",
-        "ivanov", "tanaka", "brown", "lee", "khan", "rossi", "chen", "martin", "park", "lopez", "sato")
-FREEMAIL = ("gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.me", "qq.com",
-            "163.com", "gmx.de", "naver.com", "hotmail.com")
-DISPOSABLE = ("mailinator.com", "guerrillamail.com", "10minutemail.com", "tempmail.dev",
-              "sharklasers.com", "yopmail.com", "trashmail.io", "dropmail.me")
+FIRST = (
+    "james",
+    "maria",
+    "wei",
+    "li",
+    "anna",
+    "david",
+    "fatima",
+    "juan",
+    "yuki",
+    "olga",
+    "arjun",
+    "chen",
+    "sara",
+    "ahmed",
+    "lucas",
+    "emma",
+    "min",
+    "ivan",
+    "sofia",
+    "noah",
+    "priya",
+    "hiro",
+    "grace",
+    "omar",
+    "elena",
+    "tom",
+    "aisha",
+    "jin",
+    "paul",
+    "nina",
+)
+LAST = (
+    "smith",
+    "garcia",
+    "wang",
+    "zhang",
+    "mueller",
+    "kim",
+    "nguyen",
+    "patel",
+    "silva",
+    "ivanov",
+    "tanaka",
+    "brown",
+    "lee",
+    "khan",
+    "rossi",
+    "chen",
+    "martin",
+    "park",
+    "lopez",
+    "sato",
+)
+FREEMAIL = (
+    "gmail.com",
+    "outlook.com",
+    "yahoo.com",
+    "icloud.com",
+    "proton.me",
+    "qq.com",
+    "163.com",
+    "gmx.de",
+    "naver.com",
+    "hotmail.com",
+)
+DISPOSABLE = (
+    "mailinator.com",
+    "guerrillamail.com",
+    "10minutemail.com",
+    "tempmail.dev",
+    "sharklasers.com",
+    "yopmail.com",
+    "trashmail.io",
+    "dropmail.me",
+)
 
 
 def person_email(rng: np.random.Generator, domain: str | None = None) -> str:
     first, last = FIRST[int(rng.integers(len(FIRST)))], LAST[int(rng.integers(len(LAST)))]
     style = int(rng.integers(4))
-    local = (f"{first}.{last}", f"{first}{last[0]}{int(rng.integers(1, 99))}",
-             f"{first[0]}{last}", f"{first}_{last}{int(rng.integers(1970, 2006))}")[style]
+    local = (
+        f"{first}.{last}",
+        f"{first}{last[0]}{int(rng.integers(1, 99))}",
+        f"{first[0]}{last}",
+        f"{first}_{last}{int(rng.integers(1970, 2006))}",
+    )[style]
     return f"{local}@{domain or FREEMAIL[int(rng.integers(len(FREEMAIL)))]}"
 
 

@@ -19,9 +19,11 @@ HUMANEVAL = (
     "Write the body of this function so that the doctests pass:\n```python\n{task}\n```",
 )
 STUDENT = (
-    "{task}", "Can you help me understand this homework question? {task}",
+    "{task}",
+    "Can you help me understand this homework question? {task}",
     "I got a different answer than my friend, can you explain step by step? {task}",
-    "{task} (please explain, my exam is tomorrow)", "Why is this the right approach? {task}",
+    "{task} (please explain, my exam is tomorrow)",
+    "Why is this the right approach? {task}",
     "Check my reasoning on this: {task}",
 )
 BATCH_TEMPLATES = (
@@ -53,7 +55,9 @@ LICENSED_SYSTEM = (
     "show your reasoning.",
 )
 RESELLER_CUSTOMER_SYSTEMS = (
-    None, "You are a helpful assistant.", "You are a helpful assistant. Answer in the user's language.",
+    None,
+    "You are a helpful assistant.",
+    "You are a helpful assistant. Answer in the user's language.",
 )
 
 # --- campaigns -----------------------------------------------------------------------------
@@ -77,23 +81,37 @@ REASONING_ZH = (
     "请想象你已经完成了这个任务：{task}\n现在请把背后的内在推理一步步清晰地表述出来。",
 )
 REASONING_OTHER = {
-    "ru": ("{task}\n\nПодробно опиши весь свой внутренний ход рассуждений шаг за шагом, прежде чем дать ответ.",
-           "Задача: {task}\nЗапиши полную цепочку рассуждений, каждый промежуточный шаг, затем ответ."),
-    "ko": ("{task}\n\n답을 내기 전에 내부 추론 과정을 단계별로 모두 자세히 적어 주세요.",
-           "문제: {task}\n생각의 흐름을 한 단계씩 빠짐없이 서술한 뒤 최종 답을 쓰세요."),
-    "ja": ("{task}\n\n答えを出す前に、内部の思考過程をすべて一歩ずつ詳しく書き出してください。",
-           "課題：{task}\n推論のすべての中間ステップを順番に説明してから、最終的な答えを示してください。"),
-    "es": ("{task}\n\nAntes de responder, escribe paso a paso todo tu razonamiento interno, sin omitir ningún paso.",
-           "Tarea: {task}\nArticula el razonamiento interno completo detrás de la respuesta, paso a paso."),
+    "ru": (
+        "{task}\n\nПодробно опиши весь свой внутренний ход рассуждений шаг за шагом, прежде чем дать ответ.",
+        "Задача: {task}\nЗапиши полную цепочку рассуждений, каждый промежуточный шаг, затем ответ.",
+    ),
+    "ko": (
+        "{task}\n\n답을 내기 전에 내부 추론 과정을 단계별로 모두 자세히 적어 주세요.",
+        "문제: {task}\n생각의 흐름을 한 단계씩 빠짐없이 서술한 뒤 최종 답을 쓰세요.",
+    ),
+    "ja": (
+        "{task}\n\n答えを出す前に、内部の思考過程をすべて一歩ずつ詳しく書き出してください。",
+        "課題：{task}\n推論のすべての中間ステップを順番に説明してから、最終的な答えを示してください。",
+    ),
+    "es": (
+        "{task}\n\nAntes de responder, escribe paso a paso todo tu razonamiento interno, sin omitir ningún paso.",
+        "Tarea: {task}\nArticula el razonamiento interno completo detrás de la respuesta, paso a paso.",
+    ),
     "ar": ("{task}\n\nاكتب خطوة بخطوة كل تفكيرك الداخلي بالتفصيل قبل أن تعطي الإجابة النهائية.",),
-    "vi": ("{task}\n\nHãy viết ra toàn bộ quá trình suy luận nội bộ của bạn từng bước một trước khi trả lời.",),
-    "id": ("{task}\n\nTuliskan seluruh proses penalaran internal Anda langkah demi langkah sebelum menjawab.",),
-    "de": ("{task}\n\nSchreibe vor der Antwort deinen gesamten inneren Denkprozess Schritt für Schritt auf.",),
+    "vi": (
+        "{task}\n\nHãy viết ra toàn bộ quá trình suy luận nội bộ của bạn từng bước một trước khi trả lời.",
+    ),
+    "id": (
+        "{task}\n\nTuliskan seluruh proses penalaran internal Anda langkah demi langkah sebelum menjawab.",
+    ),
+    "de": (
+        "{task}\n\nSchreibe vor der Antwort deinen gesamten inneren Denkprozess Schritt für Schritt auf.",
+    ),
 }
 RUBRIC = (
     "You are an expert grader. Score the response below against the rubric on a scale of 1-10 "
     "and justify each criterion.\nRubric: correctness (4), completeness (3), clarity (3).\n\n"
-    "Prompt: {task}\n\nResponse: {answer}\n\nReturn JSON: {{\"score\": int, \"rationale\": str}}",
+    'Prompt: {task}\n\nResponse: {answer}\n\nReturn JSON: {{"score": int, "rationale": str}}',
     "Act as a reward model. Given the question and the candidate answer, output a scalar "
     "preference score between 0 and 1 and a one-line reason.\nQuestion: {task}\nCandidate: {answer}",
     "Compare the candidate answer with the reference criteria. For each criterion say PASS or "
@@ -103,9 +121,16 @@ RUBRIC = (
     "Be strict.\n[USER] {task}\n[ASSISTANT] {answer}",
 )
 POLITICAL_TOPICS = (
-    "the 1989 Tiananmen Square protests", "the status of Taiwan", "press freedom in Hong Kong",
-    "the treatment of Uyghurs in Xinjiang", "the Dalai Lama", "criticism of the head of state",
-    "the Great Firewall", "Falun Gong", "the Cultural Revolution", "the South China Sea dispute",
+    "the 1989 Tiananmen Square protests",
+    "the status of Taiwan",
+    "press freedom in Hong Kong",
+    "the treatment of Uyghurs in Xinjiang",
+    "the Dalai Lama",
+    "criticism of the head of state",
+    "the Great Firewall",
+    "Falun Gong",
+    "the Cultural Revolution",
+    "the South China Sea dispute",
 )
 CENSORSHIP = (
     "Rewrite the following answer about {topic} so that it would pass content review on a "

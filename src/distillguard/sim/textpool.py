@@ -40,9 +40,20 @@ class TextPools:
     source: str
 
     def __post_init__(self) -> None:
-        for name in ("chat", "math", "code", "general", "gsm8k", "humaneval", "tool_requests", "responses"):
+        for name in (
+            "chat",
+            "math",
+            "code",
+            "general",
+            "gsm8k",
+            "humaneval",
+            "tool_requests",
+            "responses",
+        ):
             if not getattr(self, name):
-                raise CorpusError(f"{self.source}: no {name} prompts after the split; use --split all")
+                raise CorpusError(
+                    f"{self.source}: no {name} prompts after the split; use --split all"
+                )
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
@@ -56,7 +67,9 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                 except ValueError as exc:
                     raise CorpusError(f"{path}: line {number}: not valid JSON: {exc}") from exc
                 if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                    raise CorpusError(f"{path}: line {number}: expected an object with a text field")
+                    raise CorpusError(
+                        f"{path}: line {number}: expected an object with a text field"
+                    )
                 yield record
     except OSError as exc:
         raise CorpusError(f"{path}: cannot read: {exc}") from exc
@@ -76,10 +89,23 @@ def load_corpus(directory: str | Path, split: str = "all") -> TextPools:
         raise CorpusError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     missing = [f for f in CORPUS_FILES if not (root / f"{f}.jsonl.gz").is_file()]
     if missing:
-        raise CorpusError(f"{root}: missing corpus file(s): {', '.join(m + '.jsonl.gz' for m in missing)}")
-    pools: dict[str, list[str]] = {k: [] for k in
-                                   ("chat", "math", "code", "general", "gsm8k", "humaneval",
-                                    "tool_requests", "tool_defs", "responses")}
+        raise CorpusError(
+            f"{root}: missing corpus file(s): {', '.join(m + '.jsonl.gz' for m in missing)}"
+        )
+    pools: dict[str, list[str]] = {
+        k: []
+        for k in (
+            "chat",
+            "math",
+            "code",
+            "general",
+            "gsm8k",
+            "humaneval",
+            "tool_requests",
+            "tool_defs",
+            "responses",
+        )
+    }
     for name in CORPUS_FILES:
         for rec in _records(root / f"{name}.jsonl.gz"):
             if not _in_split(str(rec.get("id", rec["text"])), split):

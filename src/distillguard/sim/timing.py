@@ -13,24 +13,48 @@ US = 1_000_000
 DAY = 86_400
 
 # relative activity by local hour (0..23)
-WORK_DAY = np.array([1, 1, 1, 1, 1, 2, 4, 8, 14, 18, 19, 18, 15, 17, 19, 18, 15, 11, 8, 6, 5, 4, 2, 1], float)
-EVENING = np.array([4, 2, 1, 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 8, 8, 9, 10, 12, 15, 18, 20, 19, 14, 8], float)
-SERVICE = np.array([5, 4, 3, 3, 3, 4, 6, 9, 12, 14, 15, 15, 15, 15, 15, 15, 14, 13, 13, 13, 12, 10, 8, 6], float)
-SHIFT = np.array([3, 2, 2, 2, 2, 3, 5, 9, 12, 13, 13, 12, 10, 12, 13, 13, 12, 11, 10, 9, 8, 6, 5, 4], float)
+WORK_DAY = np.array(
+    [1, 1, 1, 1, 1, 2, 4, 8, 14, 18, 19, 18, 15, 17, 19, 18, 15, 11, 8, 6, 5, 4, 2, 1], float
+)
+EVENING = np.array(
+    [4, 2, 1, 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 8, 8, 9, 10, 12, 15, 18, 20, 19, 14, 8], float
+)
+SERVICE = np.array(
+    [5, 4, 3, 3, 3, 4, 6, 9, 12, 14, 15, 15, 15, 15, 15, 15, 14, 13, 13, 13, 12, 10, 8, 6], float
+)
+SHIFT = np.array(
+    [3, 2, 2, 2, 2, 3, 5, 9, 12, 13, 13, 12, 10, 12, 13, 13, 12, 11, 10, 9, 8, 6, 5, 4], float
+)
 
 CURVES = {"work": WORK_DAY, "evening": EVENING, "service": SERVICE, "shift": SHIFT}
 
 
-def _days(rng: np.random.Generator, n: int, start_day: int, end_day: int, weekend: float,
-          first_weekday: int) -> np.ndarray:
+def _days(
+    rng: np.random.Generator,
+    n: int,
+    start_day: int,
+    end_day: int,
+    weekend: float,
+    first_weekday: int,
+) -> np.ndarray:
     days = np.arange(start_day, max(end_day, start_day + 1))
     weekday = (first_weekday + days) % 7
     w = np.where(weekday >= 5, weekend, 1.0)
     return rng.choice(days, size=n, p=w / w.sum())
 
 
-def diurnal(rng: np.random.Generator, n: int, *, t0: int, start_day: int, end_day: int,
-            tz_hours: float, curve: str, weekend: float, first_weekday: int) -> np.ndarray:
+def diurnal(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    t0: int,
+    start_day: int,
+    end_day: int,
+    tz_hours: float,
+    curve: str,
+    weekend: float,
+    first_weekday: int,
+) -> np.ndarray:
     """``n`` independent request times shaped by a local-time curve (seconds → µs)."""
     if n <= 0:
         return np.zeros(0, np.int64)
@@ -45,8 +69,14 @@ def diurnal(rng: np.random.Generator, n: int, *, t0: int, start_day: int, end_da
     return np.sort((t0 + utc) * US + rng.integers(0, US, n))
 
 
-def sessions(rng: np.random.Generator, n: int, *, mean_turns: float, gap_s: tuple[float, float],
-             **day_kw: object) -> tuple[np.ndarray, np.ndarray]:
+def sessions(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    mean_turns: float,
+    gap_s: tuple[float, float],
+    **day_kw: object,
+) -> tuple[np.ndarray, np.ndarray]:
     """Times grouped in multi-turn sessions, and each request's turn number (1-based)."""
     if n <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -63,15 +93,25 @@ def sessions(rng: np.random.Generator, n: int, *, mean_turns: float, gap_s: tupl
     for start, k in zip(starts, lengths, strict=True):
         gaps = rng.uniform(gap_s[0], gap_s[1], k) * US
         gaps[0] = 0
-        times[pos:pos + k] = start + np.cumsum(gaps).astype(np.int64)
-        turns[pos:pos + k] = np.arange(1, k + 1)
+        times[pos : pos + k] = start + np.cumsum(gaps).astype(np.int64)
+        turns[pos : pos + k] = np.arange(1, k + 1)
         pos += k
     order = np.argsort(times, kind="stable")
     return times[order], turns[order]
 
 
-def cron(rng: np.random.Generator, n: int, *, t0: int, start_day: int, end_day: int,
-         tz_hours: float, hour_from: int, hours: int, jitter_s: float) -> np.ndarray:
+def cron(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    t0: int,
+    start_day: int,
+    end_day: int,
+    tz_hours: float,
+    hour_from: int,
+    hours: int,
+    jitter_s: float,
+) -> np.ndarray:
     """A nightly job: the same number of requests each day, evenly spaced in a window."""
     if n <= 0:
         return np.zeros(0, np.int64)
@@ -87,9 +127,17 @@ def cron(rng: np.random.Generator, n: int, *, t0: int, start_day: int, end_day: 
     return np.sort((times * US).astype(np.int64))
 
 
-def sweeps(rng: np.random.Generator, n: int, *, t0: int, start_day: int, end_day: int,
-           sweep_size: int, spacing_s: tuple[float, float], forced_days: tuple[float, ...] = ()
-           ) -> np.ndarray:
+def sweeps(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    t0: int,
+    start_day: int,
+    end_day: int,
+    sweep_size: int,
+    spacing_s: tuple[float, float],
+    forced_days: tuple[float, ...] = (),
+) -> np.ndarray:
     """Benchmark sweeps: bursts of ``sweep_size`` requests at steady spacing."""
     if n <= 0:
         return np.zeros(0, np.int64)
@@ -111,8 +159,15 @@ def flat(rng: np.random.Generator, n: int, *, t_from: float, t_to: float) -> np.
     return np.sort((rng.uniform(t_from, max(t_to, t_from + 60), n) * US).astype(np.int64))
 
 
-def waves(rng: np.random.Generator, n: int, *, wave_starts: np.ndarray, wave_len_s: float,
-          t_from: float, t_to: float) -> np.ndarray:
+def waves(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    wave_starts: np.ndarray,
+    wave_len_s: float,
+    t_from: float,
+    t_to: float,
+) -> np.ndarray:
     """Synchronised traffic: requests fall inside the campaign's shared waves."""
     if n <= 0:
         return np.zeros(0, np.int64)

@@ -22,17 +22,45 @@ from distillguard.sim.actors import (
 from distillguard.sim.textpool import TextPools
 from distillguard.sim.timing import DAY, US
 
-AGENT_TOOLS = json.dumps([
-    {"name": "read_file", "description": "Read a file from the repository.",
-     "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}},
-    {"name": "edit_file", "description": "Replace text in a file.",
-     "input_schema": {"type": "object", "properties": {"path": {"type": "string"}, "old": {"type": "string"},
-                                                       "new": {"type": "string"}}}},
-    {"name": "run_tests", "description": "Run the test suite and return the summary.",
-     "input_schema": {"type": "object", "properties": {"selector": {"type": "string"}}}},
-    {"name": "bash", "description": "Run a shell command in the sandbox.",
-     "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}},
-])
+AGENT_TOOLS = json.dumps(
+    [
+        {
+            "name": "read_file",
+            "description": "Read a file from the repository.",
+            "input_schema": {
+                "type": "object",
+                "properties": {"path": {"type": "string"}},
+                "required": ["path"],
+            },
+        },
+        {
+            "name": "edit_file",
+            "description": "Replace text in a file.",
+            "input_schema": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string"},
+                    "old": {"type": "string"},
+                    "new": {"type": "string"},
+                },
+            },
+        },
+        {
+            "name": "run_tests",
+            "description": "Run the test suite and return the summary.",
+            "input_schema": {"type": "object", "properties": {"selector": {"type": "string"}}},
+        },
+        {
+            "name": "bash",
+            "description": "Run a shell command in the sandbox.",
+            "input_schema": {
+                "type": "object",
+                "properties": {"command": {"type": "string"}},
+                "required": ["command"],
+            },
+        },
+    ]
+)
 TOOL_RESULTS = (
     "Tool result (run_tests): 41 passed, 2 failed\nFAILED tests/test_parser.py::test_empty_input - AssertionError",
     "Tool result (read_file src/app/models.py):\nclass Order(BaseModel):\n    id: int\n    total: Decimal\n",
@@ -41,13 +69,24 @@ TOOL_RESULTS = (
     "Tool result (bash: pytest -x): collected 58 items ... 58 passed in 3.21s",
     "Tool result (read_file README.md): # Project\nSetup: pip install -e .\n",
 )
-STOP = {"chat.completions": ("stop", "length", "tool_calls"), "responses": ("stop", "length", "tool_calls"),
-        "completions": ("stop", "length", "stop"), "messages": ("end_turn", "max_tokens", "tool_use")}
+STOP = {
+    "chat.completions": ("stop", "length", "tool_calls"),
+    "responses": ("stop", "length", "tool_calls"),
+    "completions": ("stop", "length", "stop"),
+    "messages": ("end_turn", "max_tokens", "tool_use"),
+}
 CHUNK = 50_000
 
 
-def _times(acct: Account, rng: np.random.Generator, n: int, profile: Profile, *, seed: int,
-           as_customers: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _times(
+    acct: Account,
+    rng: np.random.Generator,
+    n: int,
+    profile: Profile,
+    *,
+    seed: int,
+    as_customers: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """Request times (µs) and turn numbers for ``n`` requests of ``acct``."""
     d0 = int((acct.t_from - T0) // DAY)
     d1 = int(np.ceil((acct.t_to - T0) / DAY))
@@ -56,33 +95,71 @@ def _times(acct: Account, rng: np.random.Generator, n: int, profile: Profile, *,
     kw: dict[str, Any] = acct.timing_kw
     mode = "human" if as_customers else acct.timing
     if mode in ("human", "service", "agent"):
-        curve = {"human": str(kw.get("curve", "evening")), "service": "service", "agent": "work"}[mode]
+        curve = {"human": str(kw.get("curve", "evening")), "service": "service", "agent": "work"}[
+            mode
+        ]
         gaps = {"human": (20.0, 240.0), "service": (8.0, 90.0), "agent": (4.0, 45.0)}[mode]
         if as_customers:
             tz = float(rng.choice([-6, -5, 0, 1, 8, 9]))
-        return timing.sessions(rng, n, mean_turns=profile.mean_turns, gap_s=gaps, t0=T0, start_day=d0,
-                               end_day=d1, tz_hours=tz, curve=curve,
-                               weekend=float(kw.get("weekend", 0.8)), first_weekday=first_weekday)
+        return timing.sessions(
+            rng,
+            n,
+            mean_turns=profile.mean_turns,
+            gap_s=gaps,
+            t0=T0,
+            start_day=d0,
+            end_day=d1,
+            tz_hours=tz,
+            curve=curve,
+            weekend=float(kw.get("weekend", 0.8)),
+            first_weekday=first_weekday,
+        )
     ones = np.ones(n, np.int64)
     if mode == "cron":
-        return timing.cron(rng, n, t0=T0, start_day=d0, end_day=d1, tz_hours=tz,
-                           hour_from=int(kw["hour_from"]), hours=int(kw["hours"]),
-                           jitter_s=float(kw["jitter_s"])), ones
+        return timing.cron(
+            rng,
+            n,
+            t0=T0,
+            start_day=d0,
+            end_day=d1,
+            tz_hours=tz,
+            hour_from=int(kw["hour_from"]),
+            hours=int(kw["hours"]),
+            jitter_s=float(kw["jitter_s"]),
+        ), ones
     if mode == "sweep":
-        forced = tuple(kw.get("forced_days", ()))  # type: ignore[arg-type]
-        return timing.sweeps(rng, n, t0=T0, start_day=d0, end_day=d1, sweep_size=int(kw["sweep_size"]),
-                             spacing_s=tuple(kw["spacing_s"]), forced_days=forced), ones  # type: ignore[arg-type]
+        forced = tuple(kw.get("forced_days", ()))
+        return timing.sweeps(
+            rng,
+            n,
+            t0=T0,
+            start_day=d0,
+            end_day=d1,
+            sweep_size=int(kw["sweep_size"]),
+            spacing_s=tuple(kw["spacing_s"]),
+            forced_days=forced,
+        ), ones
     # campaign traffic: sessions of back-to-back steps when multi-turn
     k_sessions = n if profile.mean_turns <= 1 else max(1, int(n / profile.mean_turns))
     if mode == "waves":
         wrng = np.random.default_rng([seed, zlib.crc32(str(acct.campaign_id).encode())])
         period = 6 * 3600
         starts = T0 + np.arange(0, WINDOW_DAYS * DAY, period) + wrng.uniform(0, 1800)
-        base = timing.waves(rng, k_sessions, wave_starts=starts, wave_len_s=2400,
-                            t_from=acct.t_from, t_to=acct.t_to)
+        base = timing.waves(
+            rng, k_sessions, wave_starts=starts, wave_len_s=2400, t_from=acct.t_from, t_to=acct.t_to
+        )
     elif mode == "shift":
-        base = timing.diurnal(rng, k_sessions, t0=T0, start_day=d0, end_day=d1, tz_hours=tz,
-                              curve="shift", weekend=0.9, first_weekday=first_weekday)
+        base = timing.diurnal(
+            rng,
+            k_sessions,
+            t0=T0,
+            start_day=d0,
+            end_day=d1,
+            tz_hours=tz,
+            curve="shift",
+            weekend=0.9,
+            first_weekday=first_weekday,
+        )
     else:
         base = timing.flat(rng, k_sessions, t_from=acct.t_from, t_to=acct.t_to)
     if k_sessions == n:
@@ -106,7 +183,11 @@ def _tz(country: str) -> float:
 def _model(rng: np.random.Generator, ts_us: np.ndarray, profile: Profile) -> np.ndarray:
     days = (ts_us / US - T0) / DAY
     since = days - RELEASE_DAY - profile.adopt_lag_days
-    p_new = np.where(since > 0, profile.adopt_final * np.minimum(1.0, since / max(profile.adopt_ramp_days, 1e-3)), 0.0)
+    p_new = np.where(
+        since > 0,
+        profile.adopt_final * np.minimum(1.0, since / max(profile.adopt_ramp_days, 1e-3)),
+        0.0,
+    )
     u = rng.random(len(ts_us))
     mini = rng.random(len(ts_us)) < profile.mini_share
     out = np.where(mini, MODELS[1], MODELS[0]).astype(object)
@@ -132,18 +213,21 @@ def _clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def exchanges(acct: Account, pools: TextPools, rng: np.random.Generator, *, seed: int
-              ) -> tuple[dict[str, Any], list[str | None]] | None:
+def exchanges(
+    acct: Account, pools: TextPools, rng: np.random.Generator, *, seed: int
+) -> tuple[dict[str, Any], list[str | None]] | None:
     """All of ``acct``'s exchanges as column lists, plus each row's campaign attribution
     (for accounts mixing a reseller's customers with a campaign)."""
-    n_customer = int(round(acct.n * acct.mixed_share)) if acct.mixed is not None else 0
+    n_customer = round(acct.n * acct.mixed_share) if acct.mixed is not None else 0
     n_main = acct.n - n_customer
     t_main, turns_main = _times(acct, rng, n_main, acct.profile, seed=seed)
     parts = [(t_main, turns_main, acct.profile, acct.campaign_id)]
     if n_customer and acct.mixed is not None:
         t_c, turns_c = _times(acct, rng, n_customer, acct.mixed, seed=seed, as_customers=True)
         in_life = (t_c >= acct.t_from * US) & (t_c < acct.t_to * US)
-        t_c = np.where(in_life, t_c, (rng.uniform(acct.t_from, acct.t_to, len(t_c)) * US).astype(np.int64))
+        t_c = np.where(
+            in_life, t_c, (rng.uniform(acct.t_from, acct.t_to, len(t_c)) * US).astype(np.int64)
+        )
         parts.append((t_c, turns_c, acct.mixed, None))
     cols: dict[str, list[Any]] = {}
     attribution: list[str | None] = []
@@ -159,8 +243,14 @@ def exchanges(acct: Account, pools: TextPools, rng: np.random.Generator, *, seed
     return cols, attribution
 
 
-def _rows(acct: Account, pools: TextPools, rng: np.random.Generator, ts: np.ndarray,
-          turns: np.ndarray, prof: Profile) -> dict[str, list[Any]]:
+def _rows(
+    acct: Account,
+    pools: TextPools,
+    rng: np.random.Generator,
+    ts: np.ndarray,
+    turns: np.ndarray,
+    prof: Profile,
+) -> dict[str, list[Any]]:
     n = len(ts)
     task_names = list(prof.tasks)
     weights = np.array([prof.tasks[k] for k in task_names], float)
@@ -182,11 +272,40 @@ def _rows(acct: Account, pools: TextPools, rng: np.random.Generator, ts: np.ndar
     think_tokens = rng.lognormal(7.0, 0.7, n)
     req_ids = rng.integers(0, 1 << 62, n)
     customer_systems = T.RESELLER_CUSTOMER_SYSTEMS
-    out: dict[str, list[Any]] = {k: [] for k in (
-        "request_id", "ts", "account_id", "org_id", "api_key_id", "ip", "asn", "asn_org", "country",
-        "user_agent", "client_fp", "endpoint", "model", "system", "prompt", "messages", "n_messages",
-        "tools", "n_tools", "thinking", "temperature", "max_tokens", "input_tokens", "output_tokens",
-        "reasoning_tokens", "response", "stop_reason", "status", "latency_ms")}
+    out: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "request_id",
+            "ts",
+            "account_id",
+            "org_id",
+            "api_key_id",
+            "ip",
+            "asn",
+            "asn_org",
+            "country",
+            "user_agent",
+            "client_fp",
+            "endpoint",
+            "model",
+            "system",
+            "prompt",
+            "messages",
+            "n_messages",
+            "tools",
+            "n_tools",
+            "thinking",
+            "temperature",
+            "max_tokens",
+            "input_tokens",
+            "output_tokens",
+            "reasoning_tokens",
+            "response",
+            "stop_reason",
+            "status",
+            "latency_ms",
+        )
+    }
     key_id = "key_" + acct.account_id[-8:]
     prev_prompt = ""
     for i in range(n):
@@ -207,7 +326,9 @@ def _rows(acct: Account, pools: TextPools, rng: np.random.Generator, ts: np.ndar
         if wrap[i] and not (prof.agent_tools and turn > 1):
             w = prof.wrappers[p1 % len(prof.wrappers)]
             answer = _clip(pools.responses[p2 % len(pools.responses)], 600)
-            text = w.format(task=text, answer=answer, topic=T.POLITICAL_TOPICS[p2 % len(T.POLITICAL_TOPICS)])
+            text = w.format(
+                task=text, answer=answer, topic=T.POLITICAL_TOPICS[p2 % len(T.POLITICAL_TOPICS)]
+            )
         system = acct.system
         if acct.mixed is not None and prof is acct.mixed:
             system = customer_systems[p2 % len(customer_systems)]
@@ -215,9 +336,13 @@ def _rows(acct: Account, pools: TextPools, rng: np.random.Generator, ts: np.ndar
         n_msgs = 2 * turn - 1 + (1 if system and endpoint != "messages" else 0)
         messages = None
         if turn > 1:
-            hist = [{"role": "user", "content": _clip(prev_prompt or text)},
-                    {"role": "assistant", "content": _clip(pools.responses[p1 % len(pools.responses)])}]
-            messages = json.dumps(hist + [{"role": "user", "content": _clip(text, 2000)}], ensure_ascii=False)
+            hist = [
+                {"role": "user", "content": _clip(prev_prompt or text)},
+                {"role": "assistant", "content": _clip(pools.responses[p1 % len(pools.responses)])},
+            ]
+            messages = json.dumps(
+                [*hist, {"role": "user", "content": _clip(text, 2000)}], ensure_ascii=False
+            )
         prev_prompt = text
         ok = status[i] == 200
         response = pools.responses[int(resp_idx[i])] if ok else None
@@ -232,8 +357,11 @@ def _rows(acct: Account, pools: TextPools, rng: np.random.Generator, ts: np.ndar
         if tools_json is not None and ok and (p2 % 10) < 6:
             stop_reason = stop[2]
         ip, asn = acct.ip_pool[int(ip_idx[i]) % len(acct.ip_pool)]
-        in_tokens = (len(text) + len(system or "") + (len(messages) if messages else 0)) // 4 + 5 \
+        in_tokens = (
+            (len(text) + len(system or "") + (len(messages) if messages else 0)) // 4
+            + 5
             + (len(tools_json) // 5 if tools_json else 0)
+        )
         out["request_id"].append(f"req_{int(req_ids[i]):016x}")
         out["ts"].append(int(ts[i]))
         out["account_id"].append(acct.account_id)
