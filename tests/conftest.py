@@ -26,7 +26,9 @@ def corpus() -> Path:
     found = _corpus_dir()
     if found is None:
         if os.environ.get("CI"):
-            pytest.fail("CI must have ../shared/corpus beside the checkout (or DISTILLGUARD_CORPUS)")
+            pytest.fail(
+                "CI must have ../shared/corpus beside the checkout (or DISTILLGUARD_CORPUS)"
+            )
         pytest.skip("public corpus not found beside the checkout")
     return found
 

@@ -12,7 +12,9 @@ from conftest import FIXTURES
 from helpers import read_rejects
 
 
-def load(store: dg.Store, settings: dg.Settings, name: str, fmt: str) -> tuple[dg.IngestReport, dict[str, dict[str, Any]]]:
+def load(
+    store: dg.Store, settings: dg.Settings, name: str, fmt: str
+) -> tuple[dg.IngestReport, dict[str, dict[str, Any]]]:
     rep = dg.ingest_files([FIXTURES / name], fmt, store, settings)
     rows = {r["request_id"]: r for r in store.read().to_pylist()}
     return rep, rows
@@ -25,7 +27,12 @@ def test_openai_pairs(store: dg.Store, settings: dg.Settings) -> None:
     assert tool["account_id"] == "acct_openai_1" and tool["endpoint"] == "chat.completions"
     assert tool["system"] == "You are a helpful assistant."
     assert tool["prompt"] == "What's the weather like in Boston today?"
-    assert (tool["n_messages"], tool["n_tools"], tool["input_tokens"], tool["output_tokens"]) == (2, 1, 82, 17)
+    assert (tool["n_messages"], tool["n_tools"], tool["input_tokens"], tool["output_tokens"]) == (
+        2,
+        1,
+        82,
+        17,
+    )
     assert tool["stop_reason"] == "tool_calls" and tool["ts"].year == 2023
     assert '"tool_calls": 1' in tool["extra"]
     o3 = rows["req-o3-1"]
@@ -59,20 +66,39 @@ def test_otel_genai_spans(store: dg.Store, settings: dg.Settings, name: str) -> 
     rep, rows = load(store, settings, name, "otel")
     assert (rep.inserted, rep.rejected, rep.files[0].skipped) == (2, 0, 0)
     chat = rows["chatcmpl-otel-1"]
-    assert (chat["account_id"], chat["org_id"], chat["ip"], chat["asn"]) == ("acct_otel_1", "org_9", "192.0.2.10", 16509)
+    assert (chat["account_id"], chat["org_id"], chat["ip"], chat["asn"]) == (
+        "acct_otel_1",
+        "org_9",
+        "192.0.2.10",
+        16509,
+    )
     assert chat["prompt"] == "Weather in Paris?" and chat["response"] == "Rainy, 57°F"
     assert chat["system"] == "You are a language translator."
-    assert (chat["max_tokens"], chat["temperature"], chat["input_tokens"], chat["output_tokens"]) == (200, 0.5, 97, 52)
+    assert (
+        chat["max_tokens"],
+        chat["temperature"],
+        chat["input_tokens"],
+        chat["output_tokens"],
+    ) == (200, 0.5, 97, 52)
     assert chat["n_tools"] == 1 and chat["stop_reason"] == "stop" and chat["latency_ms"] == 1500.0
     failed = next(r for k, r in rows.items() if k.endswith(":bbb19b7ec3c1b176"))
-    assert failed["endpoint"] == "messages" and failed["status"] == 500 and failed["account_id"] == "acct_otel_2"
+    assert (
+        failed["endpoint"] == "messages"
+        and failed["status"] == 500
+        and failed["account_id"] == "acct_otel_2"
+    )
 
 
-def test_otel_rejects_spans_without_identity(tmp_path: Path, store: dg.Store, settings: dg.Settings) -> None:
+def test_otel_rejects_spans_without_identity(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
     doc = '{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":"1","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}}]}]}]}]}'
     (tmp_path / "s.jsonl").write_text(doc + "\n" + '{"not": "otlp"}\n')
     rep = dg.ingest_files([tmp_path / "s.jsonl"], "otel", store, settings)
-    assert [(r["row"], r["field"]) for r in read_rejects(rep)] == [(1, "account_id"), (2, "resourceSpans")]
+    assert [(r["row"], r["field"]) for r in read_rejects(rep)] == [
+        (1, "account_id"),
+        (2, "resourceSpans"),
+    ]
 
 
 @pytest.mark.parametrize("name", ["litellm_spend_logs.jsonl", "litellm_spend_logs.csv"])
@@ -81,11 +107,18 @@ def test_litellm_spend_logs(store: dg.Store, settings: dg.Settings, name: str) -
     ok = rows["chatcmpl-e41836bb-bb8b-4df2-8e70-8f3e160155ac"]
     assert (ok["account_id"], ok["org_id"], ok["ip"]) == ("krrish@berri.ai", "org-1", "127.0.0.1")
     assert ok["api_key_id"].startswith("88dc28d0") and ok["latency_ms"] == 1500.0
-    assert ok["prompt"] == "this is a test request, write a short poem" and ok["system"] == "be terse"
-    assert ok["response"] == "Roses are red." and (ok["input_tokens"], ok["output_tokens"]) == (11, 30)
+    assert (
+        ok["prompt"] == "this is a test request, write a short poem" and ok["system"] == "be terse"
+    )
+    assert ok["response"] == "Roses are red." and (ok["input_tokens"], ok["output_tokens"]) == (
+        11,
+        30,
+    )
     assert '"end_user": "palantir"' in ok["extra"]
     failed = rows["req-failed-1"]
-    assert failed["status"] == 429 and failed["account_id"] == "hashedkey2" and failed["prompt"] == ""
+    assert (
+        failed["status"] == 429 and failed["account_id"] == "hashedkey2" and failed["prompt"] == ""
+    )
     if name.endswith(".jsonl"):
         assert (rep.inserted, rep.files[0].skipped, rep.rejected) == (2, 1, 1)
         assert read_rejects(rep)[0]["field"] == "startTime"

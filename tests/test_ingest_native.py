@@ -13,14 +13,20 @@ import pytest
 import distillguard as dg
 from helpers import exchange, read_rejects, write_jsonl
 
-ROWS = [exchange(request_id=f"r{i}", account_id=f"a{i % 3}", prompt=f"question {i}") for i in range(50)]
+ROWS = [
+    exchange(request_id=f"r{i}", account_id=f"a{i % 3}", prompt=f"question {i}") for i in range(50)
+]
 
 
-def ingest(paths: list[Path], store: dg.Store, settings: dg.Settings, fmt: str = "native") -> dg.IngestReport:
+def ingest(
+    paths: list[Path], store: dg.Store, settings: dg.Settings, fmt: str = "native"
+) -> dg.IngestReport:
     return dg.ingest_files(paths, fmt, store, settings)
 
 
-def test_jsonl_is_ingested_and_reingest_adds_nothing(tmp_path: Path, store: dg.Store, settings: dg.Settings) -> None:
+def test_jsonl_is_ingested_and_reingest_adds_nothing(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
     path = write_jsonl(tmp_path / "ex.jsonl", ROWS)
     first = ingest([path], store, settings)
     assert (first.files[0].kind, first.inserted, first.rejected) == ("exchanges", 50, 0)
@@ -29,17 +35,26 @@ def test_jsonl_is_ingested_and_reingest_adds_nothing(tmp_path: Path, store: dg.S
     assert store.count(dg.Kind.EXCHANGES) == 50
 
 
-def test_duplicates_inside_one_file_keep_the_first_row(tmp_path: Path, store: dg.Store, settings: dg.Settings) -> None:
-    path = write_jsonl(tmp_path / "dup.jsonl", [exchange(prompt="first"), exchange(prompt="second")])
+def test_duplicates_inside_one_file_keep_the_first_row(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
+    path = write_jsonl(
+        tmp_path / "dup.jsonl", [exchange(prompt="first"), exchange(prompt="second")]
+    )
     rep = ingest([path], store, settings)
     assert (rep.inserted, rep.files[0].duplicates) == (1, 1)
     assert store.read(columns=["prompt"]).column("prompt").to_pylist() == ["first"]
 
 
-def test_parquet_round_trip_keeps_types_and_extra_columns(tmp_path: Path, store: dg.Store, settings: dg.Settings) -> None:
+def test_parquet_round_trip_keeps_types_and_extra_columns(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
     table = pa.Table.from_pylist([{**r, "team": "blue"} for r in ROWS])
-    table = table.set_column(table.schema.get_field_index("ts"), "ts",
-                             pa.array([f"2026-04-22T10:{i:02d}:00Z" for i in range(50)]))
+    table = table.set_column(
+        table.schema.get_field_index("ts"),
+        "ts",
+        pa.array([f"2026-04-22T10:{i:02d}:00Z" for i in range(50)]),
+    )
     pq.write_table(table, tmp_path / "ex.parquet")
     rep = ingest([tmp_path / "ex.parquet"], store, settings)
     assert rep.inserted == 50
@@ -53,30 +68,40 @@ def test_parquet_round_trip_keeps_types_and_extra_columns(tmp_path: Path, store:
         assert other.read(columns=["extra"]).column("extra").to_pylist()[0] == '{"team": "blue"}'
 
 
-def test_csv_with_bad_rows_reports_each_with_row_field_reason(tmp_path: Path, store: dg.Store, settings: dg.Settings) -> None:
+def test_csv_with_bad_rows_reports_each_with_row_field_reason(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
     path = tmp_path / "ex.csv"
     path.write_bytes(
         b"request_id,ts,account_id,endpoint,model,prompt,input_tokens,output_tokens\n"
-        b"r1,2026-04-22T10:00:00Z,a1,messages,m,\"hello, world\",5,6\n"
+        b'r1,2026-04-22T10:00:00Z,a1,messages,m,"hello, world",5,6\n'
         b"r2,2026-04-22T10:00:00Z,a1,messages,m,hi,five,6\n"
         b"r3,2026-04-22T10:00:00Z,a1,messages,m\n"
         b"r4,2026-04-22T10:00:00Z,a1,messages,m,\xff\xfe bad utf8,5,6\n"
         b"r5,2026-04-22T10:00:00Z,,messages,m,hi,5,6\n"
-        b"r6,2026-04-22T10:00:00Z,a1,messages,m,\"multi\nline\",5,6\n"
+        b'r6,2026-04-22T10:00:00Z,a1,messages,m,"multi\nline",5,6\n'
     )
     rep = ingest([path], store, settings)
     assert (rep.inserted, rep.rejected) == (2, 4)
     rejects = {r["row"]: r for r in read_rejects(rep)}
     assert rejects[2]["field"] == "input_tokens" and "five" in rejects[2]["reason"]
-    assert rejects[3]["field"] == "(record)" and "has 5 cells, the header has 8" in rejects[3]["reason"]
+    assert (
+        rejects[3]["field"] == "(record)"
+        and "has 5 cells, the header has 8" in rejects[3]["reason"]
+    )
     assert rejects[4]["field"] == "prompt" and rejects[4]["reason"] == "not valid UTF-8"
     assert rejects[5]["field"] == "account_id"
     assert all(r["file"] == str(path) for r in rejects.values())
     assert Path(rep.files[0].rejects_path or "").parent == settings.db.parent / "rejects"
-    assert store.read(columns=["prompt"]).column("prompt").to_pylist() == ["hello, world", "multi\nline"]
+    assert store.read(columns=["prompt"]).column("prompt").to_pylist() == [
+        "hello, world",
+        "multi\nline",
+    ]
 
 
-def test_gzipped_jsonl_with_broken_lines(tmp_path: Path, store: dg.Store, settings: dg.Settings) -> None:
+def test_gzipped_jsonl_with_broken_lines(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
     path = tmp_path / "ex.jsonl.gz"
     with gzip.open(path, "wt", encoding="utf-8") as f:
         f.write(json.dumps(exchange(request_id="good")) + "\n\n")
@@ -92,18 +117,43 @@ def test_gzipped_jsonl_with_broken_lines(tmp_path: Path, store: dg.Store, settin
     assert "over the limit of 2,048" in reasons[5]
 
 
-def test_accounts_are_upserted_and_recognised_by_columns(tmp_path: Path, store: dg.Store, settings: dg.Settings) -> None:
-    acc = [{"account_id": "a1", "created_at": "2025-01-01T00:00:00Z", "verification": "email", "tier": "free"},
-           {"account_id": "a2", "created_at": "2025-01-02T00:00:00Z", "tier": "platinum"}]
+def test_accounts_are_upserted_and_recognised_by_columns(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
+    acc = [
+        {
+            "account_id": "a1",
+            "created_at": "2025-01-01T00:00:00Z",
+            "verification": "email",
+            "tier": "free",
+        },
+        {"account_id": "a2", "created_at": "2025-01-02T00:00:00Z", "tier": "platinum"},
+    ]
     rep = ingest([write_jsonl(tmp_path / "acc.jsonl", acc)], store, settings, fmt="openai")
-    assert (rep.files[0].kind, rep.files[0].format, rep.inserted, rep.rejected) == ("accounts", "native", 1, 1)
-    update = [{"account_id": "a1", "created_at": "2025-01-01T00:00:00Z", "verification": "id", "tier": "build"}]
+    assert (rep.files[0].kind, rep.files[0].format, rep.inserted, rep.rejected) == (
+        "accounts",
+        "native",
+        1,
+        1,
+    )
+    update = [
+        {
+            "account_id": "a1",
+            "created_at": "2025-01-01T00:00:00Z",
+            "verification": "id",
+            "tier": "build",
+        }
+    ]
     rep2 = ingest([write_jsonl(tmp_path / "acc2.jsonl", update)], store, settings)
     assert (rep2.inserted, rep2.files[0].replaced) == (0, 1)
-    assert store.read(dg.Kind.ACCOUNTS, columns=["verification"]).column("verification").to_pylist() == ["id"]
+    assert store.read(dg.Kind.ACCOUNTS, columns=["verification"]).column(
+        "verification"
+    ).to_pylist() == ["id"]
 
 
-def test_directory_of_files_is_expanded(tmp_path: Path, store: dg.Store, settings: dg.Settings) -> None:
+def test_directory_of_files_is_expanded(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
     (tmp_path / "d").mkdir()
     write_jsonl(tmp_path / "d" / "a.jsonl", ROWS[:10])
     write_jsonl(tmp_path / "d" / "b.jsonl", ROWS[10:20])
@@ -121,8 +171,15 @@ def test_directory_of_files_is_expanded(tmp_path: Path, store: dg.Store, setting
         ("x.csv", "request_id,prompt\nr1,hi\n", dg.InputError, "missing required column"),
     ],
 )
-def test_bad_files_give_clear_errors(tmp_path: Path, store: dg.Store, settings: dg.Settings,
-                                     name: str, content: str, error: type[Exception], message: str) -> None:
+def test_bad_files_give_clear_errors(
+    tmp_path: Path,
+    store: dg.Store,
+    settings: dg.Settings,
+    name: str,
+    content: str,
+    error: type[Exception],
+    message: str,
+) -> None:
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(error, match=message) as info:
@@ -130,7 +187,9 @@ def test_bad_files_give_clear_errors(tmp_path: Path, store: dg.Store, settings: 
     assert str(path) in str(info.value)
 
 
-def test_missing_file_and_unknown_format(tmp_path: Path, store: dg.Store, settings: dg.Settings) -> None:
+def test_missing_file_and_unknown_format(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
     with pytest.raises(dg.InputError, match="no such file"):
         ingest([tmp_path / "absent.jsonl"], store, settings)
     path = write_jsonl(tmp_path / "e.jsonl", ROWS[:1])

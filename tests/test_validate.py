@@ -18,8 +18,13 @@ def run(rows: list[dict[str, Any]], limit: int = 1 << 20) -> dg.ValidatedBatch:
     for r in rows:
         names.update(dict.fromkeys(r))
     cols = {n: [r.get(n) for r in rows] for n in names}
-    return dg.validate_columns(dg.EXCHANGES, cols, source="in.jsonl",
-                               row_numbers=list(range(1, len(rows) + 1)), max_text_bytes=limit)
+    return dg.validate_columns(
+        dg.EXCHANGES,
+        cols,
+        source="in.jsonl",
+        row_numbers=list(range(1, len(rows) + 1)),
+        max_text_bytes=limit,
+    )
 
 
 def test_valid_rows_are_typed_and_derived_fields_filled() -> None:
@@ -32,7 +37,16 @@ def test_valid_rows_are_typed_and_derived_fields_filled() -> None:
 
 
 def test_text_is_parsed_not_coerced() -> None:
-    out = run([exchange(input_tokens="12", thinking="true", temperature="0.7", ts="2026-04-22 12:00:00+02:00")])
+    out = run(
+        [
+            exchange(
+                input_tokens="12",
+                thinking="true",
+                temperature="0.7",
+                ts="2026-04-22 12:00:00+02:00",
+            )
+        ]
+    )
     row = out.table.to_pylist()[0]
     assert (row["input_tokens"], row["thinking"], row["temperature"]) == (12, True, 0.7)
     assert row["ts"].hour == 10
@@ -57,7 +71,9 @@ def test_text_is_parsed_not_coerced() -> None:
         ({"input_tokens": 2**70}, "input_tokens", "out of range"),
     ],
 )
-def test_bad_value_rejects_the_row_with_field_and_reason(override: dict[str, Any], field: str, reason: str) -> None:
+def test_bad_value_rejects_the_row_with_field_and_reason(
+    override: dict[str, Any], field: str, reason: str
+) -> None:
     out = run([exchange(request_id="ok"), exchange(request_id="bad", **override)])
     assert out.table.column("request_id").to_pylist() == ["ok"]
     [rej] = out.rejects
@@ -74,7 +90,9 @@ def test_all_problems_of_a_row_are_listed_once_each() -> None:
 def test_missing_required_column_is_a_file_error() -> None:
     row = exchange()
     del row["prompt"]
-    with pytest.raises(dg.InputError, match=r"in.jsonl: missing required column\(s\) for exchanges: prompt"):
+    with pytest.raises(
+        dg.InputError, match=r"in.jsonl: missing required column\(s\) for exchanges: prompt"
+    ):
         run([row])
 
 
@@ -125,21 +143,33 @@ def test_arrow_input_takes_the_vectorised_path_and_still_names_bad_rows() -> Non
     cols = {k: pa.array([v, v]) for k, v in exchange().items()}
     cols["request_id"] = pa.array(["a", "b"])
     cols["input_tokens"] = pa.array(["5", "five"])
-    out = dg.validate_columns(dg.EXCHANGES, cols, source="x.parquet", row_numbers=[10, 11], max_text_bytes=1 << 20)
+    out = dg.validate_columns(
+        dg.EXCHANGES, cols, source="x.parquet", row_numbers=[10, 11], max_text_bytes=1 << 20
+    )
     assert out.table.column("input_tokens").to_pylist() == [5]
     assert (out.rejects[0].row, out.rejects[0].field) == (11, "input_tokens")
 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=5,
 )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.dictionaries(st.sampled_from(list(exchange()) + ["ts", "n_tools", "junk"]), json_values), min_size=1, max_size=6))
-def test_any_json_input_is_either_stored_or_rejected_never_crashes(rows: list[dict[str, Any]]) -> None:
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from([*exchange(), "n_tools", "junk"]), json_values),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_json_input_is_either_stored_or_rejected_never_crashes(
+    rows: list[dict[str, Any]],
+) -> None:
     base = [{**exchange(request_id=f"r{i}"), **r} for i, r in enumerate(rows)]
     out = run(base)
     assert out.table.num_rows + len(out.rejects) == len(base)

@@ -60,7 +60,7 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     ``overrides`` whose value is ``None`` are ignored, so CLI options left unset do not
     mask the file or the environment.
     """
-    data: dict[str, Any] = {}
+    file_data: dict[str, Any] = {}
     if config_file is not None:
         path = Path(config_file)
         try:
@@ -73,14 +73,19 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
-        data.update(loaded)
-    data.update({k: v for k, v in overrides.items() if v is not None})
+        file_data = loaded
+    explicit = {k: v for k, v in overrides.items() if v is not None}
     try:
-        # Init values beat the environment in pydantic-settings, so keep only the file
-        # values the environment does not override.
-        env_settings = Settings()
-        env_set = env_settings.model_fields_set
-        merged = {k: v for k, v in data.items() if k not in env_set or k in overrides}
+        # pydantic-settings ranks init values above the environment; the file must rank
+        # below it, so drop (or, for sections, merge under) what the environment sets.
+        from_env = Settings()
+        merged: dict[str, Any] = {}
+        for key, value in file_data.items():
+            if key not in from_env.model_fields_set:
+                merged[key] = value
+            elif isinstance(value, dict) and isinstance(getattr(from_env, key, None), BaseModel):
+                merged[key] = {**value, **getattr(from_env, key).model_dump(exclude_unset=True)}
+        merged.update(explicit)
         return Settings(**merged)
     except ValidationError as exc:
         problems = "; ".join(

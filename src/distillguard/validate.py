@@ -304,7 +304,9 @@ def _check(arr: pa.Array, spec: FieldSpec, problems: _Problems, max_text_bytes: 
         finite = pc.fill_null(pc.is_finite(arr), True).to_numpy(zero_copy_only=False)
         if not finite.all():
             values = arr.to_pylist()
-            problems.add_mask(~finite, spec.name, lambda i: f"expected a finite number, got {values[i]!r}")
+            problems.add_mask(
+                ~finite, spec.name, lambda i: f"expected a finite number, got {values[i]!r}"
+            )
     if spec.minimum is not None or spec.maximum is not None:
         num = arr if not pa.types.is_timestamp(arr.type) else None
         if num is not None:

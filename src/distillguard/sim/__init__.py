@@ -86,6 +86,15 @@ class SimReport:
     by_group: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
+def _allocate(scale: int, mix: dict[str, float]) -> dict[str, int]:
+    """Split ``scale`` by shares so that the parts sum exactly to it (largest remainder)."""
+    raw = {k: scale * v for k, v in mix.items()}
+    out = {k: int(v) for k, v in raw.items()}
+    for k in sorted(raw, key=lambda k: raw[k] - out[k], reverse=True)[: scale - sum(out.values())]:
+        out[k] += 1
+    return out
+
+
 def describe_scenarios() -> dict[str, str]:
     """Each persona or campaign name → one line saying what it models."""
     out = {name: desc for name, (_, desc) in LEGIT.items()}
@@ -212,8 +221,7 @@ def simulate(
     all_groups = groups()
     ids = Ids(np.random.default_rng([seed, 0x1D5]))
     accounts: list[Account] = []
-    for gi, (name, share) in enumerate(mix.items()):
-        budget = round(scale * share)
+    for gi, (name, budget) in enumerate(_allocate(scale, mix).items()):
         if budget <= 0:
             continue
         accounts += all_groups[name].build(

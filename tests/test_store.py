@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import distillguard as dg
+from helpers import exchange, write_jsonl
+
+
+@pytest.fixture
+def filled(tmp_path: Path, store: dg.Store, settings: dg.Settings) -> dg.Store:
+    rows = [exchange(request_id=f"r{d}", ts=f"2026-05-{d:02d}T12:00:00Z") for d in range(1, 11)]
+    dg.ingest_files([write_jsonl(tmp_path / "w.jsonl", rows)], "native", store, settings)
+    return store
+
+
+def test_time_windows_are_half_open(filled: dg.Store) -> None:
+    got = filled.read(
+        since=datetime(2026, 5, 3, 12, tzinfo=UTC),
+        until=datetime(2026, 5, 6, 12, tzinfo=UTC),
+        columns=["request_id"],
+    )
+    assert got.column("request_id").to_pylist() == ["r3", "r4", "r5"]
+
+
+def test_streaming_batches_cover_the_window(filled: dg.Store) -> None:
+    batches = list(filled.iter_batches(batch_rows=3, columns=["request_id"]))
+    assert sum(b.num_rows for b in batches) == 10
+    assert filled.count(dg.Kind.EXCHANGES) == 10  # a stream leaves the store usable
+
+
+def test_export_window_to_parquet(tmp_path: Path, filled: dg.Store) -> None:
+    n = filled.export_parquet(
+        dg.Kind.EXCHANGES, tmp_path / "o" / "w.parquet", since=datetime(2026, 5, 9, tzinfo=UTC)
+    )
+    assert n == 2 and (tmp_path / "o" / "w.parquet").is_file()
+
+
+def test_unknown_column_and_windowless_kind_are_refused(filled: dg.Store) -> None:
+    with pytest.raises(dg.StoreError, match="no column 'password'"):
+        filled.read(columns=["password"])
+    with pytest.raises(dg.StoreError, match="no column"):
+        filled.read(columns=['prompt" FROM exchanges; DROP TABLE exchanges; --'])
+    with pytest.raises(dg.StoreError, match="no time column"):
+        filled.read(dg.Kind.TRUTH, since=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_read_only_open_of_a_missing_store(tmp_path: Path) -> None:
+    with pytest.raises(dg.StoreError, match="no store here"):
+        dg.Store.open(tmp_path / "none.duckdb", read_only=True)
+
+
+def test_schema_version_mismatch_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    with dg.Store.open(path):
+        pass
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE _meta SET value = '0' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(dg.StoreError, match="schema version 0"):
+        dg.Store.open(path)
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.duckdb"
+    bad.write_text("this is not duckdb")
+    with pytest.raises(dg.StoreError, match="cannot open the store"):
+        dg.Store.open(bad)
+
+
+def test_summary_of_an_empty_store(store: dg.Store) -> None:
+    s = store.summary()
+    assert s["exchanges"] == 0 and s["first_ts"] is None and s["models"] == []
