@@ -189,6 +189,19 @@ def _truth_table(accounts: list[Account]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=TRUTH.arrow_schema())
 
 
+def _attribution(request_ids: list[str], account_id: str, campaigns: list[str | None]) -> pa.Table:
+    n = len(request_ids)
+    return pa.Table.from_arrays(
+        [
+            pa.array(request_ids, pa.string()),
+            pa.array([account_id] * n, pa.string()),
+            pa.array(campaigns, pa.string()),
+            pa.nulls(n, pa.string()),
+        ],
+        schema=EXCHANGE_TRUTH.arrow_schema(),
+    )
+
+
 def simulate(
     scenario: str,
     scale: int,
@@ -237,39 +250,31 @@ def simulate(
     pq.write_table(_account_table(accounts), out_dir / "accounts.parquet", compression="zstd")
     pq.write_table(_truth_table(accounts), out_dir / "truth.parquet", compression="zstd")
     writer = _PartWriter(ex_dir, EXCHANGES)
-    attributions: dict[str, list[Any]] = {"request_id": [], "account_id": [], "campaign_id": []}
+    truth_writer = pq.ParquetWriter(
+        out_dir / "exchange_truth.parquet", EXCHANGE_TRUTH.arrow_schema(), compression="zstd"
+    )
     total = sum(a.n for a in accounts)
     done = 0
-    for k, acct in enumerate(accounts):
-        rng = np.random.default_rng([seed, 0xACC7, k])
-        result = exchanges(acct, pools, rng, seed=seed)
-        if result is None:
-            continue
-        cols, attribution = result
-        writer.add(cols)
-        rows = len(cols["request_id"])
-        group = report.by_group.setdefault(acct.persona, {"accounts": 0, "exchanges": 0})
-        group["accounts"] += 1
-        group["exchanges"] += rows
-        if acct.mixed is not None:
-            attributions["request_id"] += cols["request_id"]
-            attributions["account_id"] += [acct.account_id] * rows
-            attributions["campaign_id"] += attribution
-        report.exchanges += rows
-        done += acct.n
-        if progress is not None:
-            progress(done, total)
-    report.parts = writer.close()
-    et = pa.Table.from_arrays(
-        [
-            pa.array(attributions["request_id"], pa.string()),
-            pa.array(attributions["account_id"], pa.string()),
-            pa.array(attributions["campaign_id"], pa.string()),
-            pa.nulls(len(attributions["request_id"]), pa.string()),
-        ],
-        schema=EXCHANGE_TRUTH.arrow_schema(),
-    )
-    pq.write_table(et, out_dir / "exchange_truth.parquet", compression="zstd")
+    try:
+        for k, acct in enumerate(accounts):
+            rng = np.random.default_rng([seed, 0xACC7, k])
+            group = report.by_group.setdefault(acct.persona, {"accounts": 0, "exchanges": 0})
+            group["accounts"] += 1
+            for cols, attribution in exchanges(acct, pools, rng, seed=seed):
+                writer.add(cols)
+                rows = len(cols["request_id"])
+                group["exchanges"] += rows
+                report.exchanges += rows
+                if acct.mixed is not None:
+                    truth_writer.write_table(
+                        _attribution(cols["request_id"], acct.account_id, attribution)
+                    )
+            done += acct.n
+            if progress is not None:
+                progress(done, total)
+    finally:
+        report.parts = writer.close()
+        truth_writer.close()
     (out_dir / "manifest.json").write_text(
         json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8"
     )

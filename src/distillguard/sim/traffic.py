@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -215,9 +216,10 @@ def _clip(text: str, limit: int = 200) -> str:
 
 def exchanges(
     acct: Account, pools: TextPools, rng: np.random.Generator, *, seed: int
-) -> tuple[dict[str, Any], list[str | None]] | None:
-    """All of ``acct``'s exchanges as column lists, plus each row's campaign attribution
-    (for accounts mixing a reseller's customers with a campaign)."""
+) -> Iterator[tuple[dict[str, list[Any]], list[str | None]]]:
+    """``acct``'s exchanges as column lists, in chunks of at most ``CHUNK`` rows, each with
+    its rows' campaign attribution (for accounts mixing a reseller's customers with a campaign).
+    Memory: the account's time array plus one chunk."""
     n_customer = round(acct.n * acct.mixed_share) if acct.mixed is not None else 0
     n_main = acct.n - n_customer
     t_main, turns_main = _times(acct, rng, n_main, acct.profile, seed=seed)
@@ -229,18 +231,10 @@ def exchanges(
             in_life, t_c, (rng.uniform(acct.t_from, acct.t_to, len(t_c)) * US).astype(np.int64)
         )
         parts.append((t_c, turns_c, acct.mixed, None))
-    cols: dict[str, list[Any]] = {}
-    attribution: list[str | None] = []
     for t, turns, prof, cid in parts:
-        if len(t) == 0:
-            continue
-        block = _rows(acct, pools, rng, t, turns, prof)
-        for k, v in block.items():
-            cols.setdefault(k, []).extend(v)
-        attribution.extend([cid] * len(t))
-    if not cols:
-        return None
-    return cols, attribution
+        for lo in range(0, len(t), CHUNK):
+            block = _rows(acct, pools, rng, t[lo : lo + CHUNK], turns[lo : lo + CHUNK], prof)
+            yield block, [cid] * len(block["request_id"])
 
 
 def _rows(
