@@ -74,3 +74,31 @@ def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
 def test_summary_of_an_empty_store(store: dg.Store) -> None:
     s = store.summary()
     assert s["exchanges"] == 0 and s["first_ts"] is None and s["models"] == []
+
+
+def test_exchanges_live_in_parquet_parts_beside_the_database(
+    filled: dg.Store, settings: dg.Settings
+) -> None:
+    parts = filled.parts()
+    assert len(parts) == 1 and parts[0].parent == Path(str(settings.db) + ".data") / "exchanges"
+    assert not list(parts[0].parent.glob(".spool-*"))  # the ingest spool is gone
+
+
+def test_a_moved_store_still_reads_its_parts(
+    tmp_path: Path, filled: dg.Store, settings: dg.Settings
+) -> None:
+    filled.close()
+    moved = tmp_path / "moved"
+    settings.db.parent.rename(moved)
+    with dg.Store.open(moved / settings.db.name, read_only=True) as store:
+        assert store.count(dg.Kind.EXCHANGES) == 10
+
+
+def test_memory_store_cleans_up_its_data(tmp_path: Path) -> None:
+    settings = dg.load_settings(db=":memory:")
+    with dg.Store.open(":memory:") as store:
+        path = write_jsonl(tmp_path / "m.jsonl", [exchange()])
+        assert dg.ingest_files([path], "native", store, settings).inserted == 1
+        data = store.data_dir
+        assert store.count(dg.Kind.EXCHANGES) == 1
+    assert not data.exists()

@@ -1,13 +1,23 @@
 """The embedded store: one DuckDB file, Parquet in and out, queries over time windows.
 
-All SQL the package runs against the store goes through :class:`Store`; analytics build
-relations or SQL text and hand them here (I/O at the edges).
+Layout for a store at ``dg.duckdb``::
+
+    dg.duckdb                     accounts, truth, exchange_truth, _meta (DuckDB tables)
+    dg.duckdb.data/exchanges/     part-*.parquet: the exchange log, one part per ingested file
+
+Exchanges are the volume (content columns of kilobytes per row), so they stay in
+compressed Parquet parts that DuckDB scans in parallel; the DuckDB file exposes them as the
+view ``exchanges``. Everything is queried through DuckDB. All SQL the package runs against
+the store goes through :class:`Store`; analytics build SQL and hand it here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,11 +27,14 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from distillguard.errors import StoreError
 from distillguard.schema import EXTRA_COLUMN, KINDS, SCHEMA_VERSION, Kind, KindSpec
 
 _STAGING = "_staging_{kind}"
+PARQUET_KINDS = frozenset({Kind.EXCHANGES})
+"""Kinds stored as Parquet parts under the data directory (the rest are DuckDB tables)."""
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -67,9 +80,14 @@ class Store:
             store.count(Kind.EXCHANGES)
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: str) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, path: str, data_dir: Path, *, owns_data: bool
+    ) -> None:
         self._con = con
         self.path = path
+        self.data_dir = data_dir
+        self._owns_data = owns_data
+        self._spool: dict[Kind, tuple[pq.ParquetWriter, Path]] = {}
 
     @classmethod
     def open(
@@ -100,16 +118,28 @@ class Store:
             raise StoreError(f"{target}: cannot open the store: {exc}") from exc
         try:
             con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET enable_progress_bar = false")
         except duckdb.Error as exc:
-            raise StoreError(f"{target}: cannot set the store's time zone: {exc}") from exc
-        store = cls(con, target)
+            raise StoreError(f"{target}: cannot configure the store: {exc}") from exc
+        if target == ":memory:":
+            data_dir, owns = Path(tempfile.mkdtemp(prefix="distillguard-")), True
+        else:
+            data_dir, owns = Path(target + ".data").resolve(), False
+        store = cls(con, target, data_dir, owns_data=owns)
         if not read_only:
             store._create()
+        store._refresh_views()
         return store
 
     # -- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
+        for writer, path in self._spool.values():
+            writer.close()
+            path.unlink(missing_ok=True)
+        self._spool.clear()
         self._con.close()
+        if self._owns_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def __enter__(self) -> Store:
         return self
@@ -138,7 +168,38 @@ class Store:
                     f"version {SCHEMA_VERSION}"
                 )
             for spec in KINDS.values():
-                self._con.execute(_ddl(spec, spec.kind.value))
+                if spec.kind not in PARQUET_KINDS:
+                    self._con.execute(_ddl(spec, spec.kind.value))
+            for kind in PARQUET_KINDS:
+                self._parts_dir(kind).mkdir(parents=True, exist_ok=True)
+
+    def _parts_dir(self, kind: Kind) -> Path:
+        return self.data_dir / kind.value
+
+    def parts(self, kind: Kind = Kind.EXCHANGES) -> list[Path]:
+        """The Parquet parts holding ``kind`` (empty for table-backed kinds)."""
+        if kind not in PARQUET_KINDS:
+            return []
+        return sorted(self._parts_dir(kind).glob("part-*.parquet"))
+
+    def _refresh_views(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """(Re)define the views over the Parquet parts; an empty, typed view when none exist.
+
+        Views are temporary (per connection), so a moved store keeps working."""
+        con = con or self._con
+        with self._wrap("define views"):
+            for kind in PARQUET_KINDS:
+                spec = KINDS[kind]
+                cols = [*spec.fields]
+                if self.parts(kind):
+                    glob = str(self._parts_dir(kind) / "part-*.parquet").replace("'", "''")
+                    body = f"SELECT * FROM read_parquet('{glob}', union_by_name = true)"
+                else:
+                    typed = ", ".join(
+                        f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"' for f in cols
+                    )
+                    body = f'SELECT {typed}, CAST(NULL AS VARCHAR) AS "{EXTRA_COLUMN}" WHERE false'
+                con.execute(f'CREATE OR REPLACE TEMP VIEW "{kind.value}" AS {body}')
 
     @contextlib.contextmanager
     def _wrap(self, what: str) -> Iterator[None]:
@@ -149,8 +210,23 @@ class Store:
 
     # -- writing ----------------------------------------------------------------------------
     def begin_load(self, kind: Kind) -> None:
-        """Start a load: an empty staging table receives :meth:`stage` batches."""
+        """Start a load: :meth:`stage` batches go to a spool, :meth:`finish_load` merges them."""
         spec = KINDS[kind]
+        if kind in PARQUET_KINDS:
+            path = self._parts_dir(kind) / f".spool-{uuid.uuid4().hex}.parquet"
+            schema = spec.arrow_schema().append(pa.field("_seq", pa.int64()))
+            try:
+                writer = pq.ParquetWriter(
+                    path,
+                    schema,
+                    compression="zstd",
+                    compression_level=1,
+                    dictionary_pagesize_limit=64 << 20,
+                )
+            except OSError as exc:
+                raise StoreError(f"{path}: cannot write the ingest spool: {exc}") from exc
+            self._spool[kind] = (writer, path)
+            return
         staging = _STAGING.format(kind=kind.value)
         with self._wrap(f"prepare {kind.value} load"):
             self._con.execute(f'DROP TABLE IF EXISTS "{staging}"')
@@ -159,10 +235,17 @@ class Store:
             )
 
     def stage(self, kind: Kind, batch: pa.Table, first_seq: int) -> None:
-        """Append validated rows (contract columns + extra) to the staging table."""
-        staging = _STAGING.format(kind=kind.value)
+        """Append validated rows (contract columns + extra) to the load's spool."""
         seq = pa.array(range(first_seq, first_seq + batch.num_rows), pa.int64())
         data = batch.append_column("_seq", seq)
+        if kind in PARQUET_KINDS:
+            writer, path = self._spool[kind]
+            try:
+                writer.write_table(data)
+            except OSError as exc:
+                raise StoreError(f"{path}: cannot write the ingest spool: {exc}") from exc
+            return
+        staging = _STAGING.format(kind=kind.value)
         with self._wrap(f"stage {kind.value}"):
             self._con.register("_dg_batch", data)
             try:
@@ -171,7 +254,9 @@ class Store:
                 self._con.unregister("_dg_batch")
 
     def finish_load(self, kind: Kind) -> MergeResult:
-        """Merge staging into the table: first-wins for exchanges, last-wins for accounts/truth."""
+        """Merge the spool: first row wins for exchanges, last row wins for accounts and truth."""
+        if kind in PARQUET_KINDS:
+            return self._finish_parquet(kind)
         spec = KINDS[kind]
         table, staging = kind.value, _STAGING.format(kind=kind.value)
         key = spec.key
@@ -201,6 +286,38 @@ class Store:
         return MergeResult(
             inserted=inserted, duplicates=staged - inserted - existing, replaced=existing
         )
+
+    def _finish_parquet(self, kind: Kind) -> MergeResult:
+        """Keep the first row of each new key (keys only are compared), then write one part."""
+        writer, spool = self._spool.pop(kind)
+        writer.close()
+        key = KINDS[kind].key
+        src = "read_parquet('" + str(spool).replace("'", "''") + "')"
+        part = self._parts_dir(kind) / f"part-{uuid.uuid4().hex}.parquet"
+        tmp = part.with_suffix(".tmp")
+        try:
+            with self._wrap(f"merge {kind.value}"):
+                staged = self._scalar(f"SELECT count(*) FROM {src}")
+                self._con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _keep AS SELECT min(_seq) AS _seq FROM {src} s "
+                    f'WHERE NOT EXISTS (SELECT 1 FROM "{kind.value}" e WHERE e."{key}" = s."{key}") '
+                    f'GROUP BY s."{key}"'
+                )
+                kept = self._scalar("SELECT count(*) FROM _keep")
+                if kept:
+                    where = "" if kept == staged else " WHERE _seq IN (SELECT _seq FROM _keep)"
+                    target = str(tmp).replace("'", "''")
+                    self._con.execute(
+                        f"COPY (SELECT * EXCLUDE (_seq) FROM {src}{where}) TO '{target}' "
+                        "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+                    )
+                    tmp.rename(part)
+                self._con.execute("DROP TABLE _keep")
+        finally:
+            spool.unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
+        self._refresh_views()
+        return MergeResult(inserted=kept, duplicates=staged - kept, replaced=0)
 
     def load_table(self, kind: Kind, table: pa.Table) -> MergeResult:
         """Stage and merge one already-validated table."""
@@ -279,6 +396,7 @@ class Store:
         with self._wrap("stream"):
             cursor = self._con.cursor()  # a partly read stream must not block the store
             try:
+                self._refresh_views(cursor)
                 yield from cursor.sql(sql, params=params or None).to_arrow_reader(batch_rows)
             finally:
                 cursor.close()
