@@ -80,7 +80,8 @@ def main() -> None:
     )
     print("| step | wall s | exchanges/s | peak RSS MB |\n|---|---:|---:|---:|")
     for name, (seconds, mb) in rows:
-        print(f"| {name} | {seconds:.1f} | {args.scale / max(seconds, 1e-9):,.0f} | {mb:,.0f} |")
+        rate = f"{args.scale / seconds:,.0f}" if seconds >= 0.05 else "—"
+        print(f"| {name} | {seconds:.2f} | {rate} | {mb:,.0f} |")
     print(f"\nsimulated Parquet: {size / 1e6:,.0f} MB · store: {store / 1e6:,.0f} MB")
 
 
