@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillguard.errors import InputError, UnknownFormatError
-from distillguard.ingest._base import RawBatch, iter_json_lines, open_binary, position, text_stream
+from distillguard.ingest._base import (
+    RawBatch,
+    RecordAdapter,
+    iter_json_lines,
+    open_binary,
+    position,
+    text_stream,
+)
 from distillguard.validate import Reject
 
 
@@ -52,6 +59,15 @@ def columns_of(path: Path) -> list[str]:
     return []
 
 
+class _ContractRecords(RecordAdapter):
+    """JSON lines that already are contract rows: the mapping is the identity."""
+
+    name = "native"
+
+    def map_record(self, record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
+        return [dict(record)]
+
+
 class NativeAdapter:
     name = "native"
     description = "the distillguard contract as Parquet, JSONL or CSV"
@@ -80,47 +96,7 @@ class NativeAdapter:
             raise InputError(f"not a readable Parquet file: {exc}", path=path) from exc
 
     def _jsonl(self, path: Path, batch_rows: int, clip: int) -> Iterator[RawBatch]:
-        source = str(path)
-        rows: list[dict[str, Any]] = []
-        numbers: list[int] = []
-        raws: list[str | None] = []
-        rejects: list[Reject] = []
-        consumed = 0
-
-        def flush() -> RawBatch:
-            names: dict[str, None] = {}
-            for r in rows:
-                names.update(dict.fromkeys(r))
-            cols = {n: [r.get(n) for r in rows] for n in names}
-            return RawBatch(cols, list(numbers), list(raws), list(rejects), position=consumed)
-
-        for number, raw_text, parsed, pos in iter_json_lines(path, clip):
-            consumed = pos
-            if isinstance(parsed, Exception):
-                rejects.append(
-                    Reject(source, number, "(record)", f"not valid JSON: {parsed}", raw=raw_text)
-                )
-            elif not isinstance(parsed, dict):
-                rejects.append(
-                    Reject(
-                        source,
-                        number,
-                        "(record)",
-                        f"expected a JSON object, got {type(parsed).__name__}",
-                        raw=raw_text,
-                    )
-                )
-            else:
-                rows.append(parsed)
-                numbers.append(number)
-                raws.append(raw_text)
-            if len(rows) + len(rejects) >= batch_rows:
-                yield flush()
-                rows.clear()
-                numbers.clear()
-                raws.clear()
-                rejects.clear()
-        yield flush()
+        return _ContractRecords().batches(path, batch_rows, clip)
 
     def _csv(self, path: Path, batch_rows: int, clip: int) -> Iterator[RawBatch]:
         source = str(path)
@@ -174,22 +150,22 @@ class NativeAdapter:
                     numbers.append(number)
                     raws.append(raw_text)
                 if len(numbers) + len(rejects) >= batch_rows:
-                    yield RawBatch(
-                        {n: pa.array(v, pa.string()) for n, v in cols.items()},
-                        numbers,
-                        raws,
-                        rejects,
-                        position=position(raw),
-                    )
+                    yield _text_batch(cols, numbers, raws, rejects, position(raw))
                     cols = {n: [] for n in names}
                     numbers, raws, rejects = [], [], []
-            yield RawBatch(
-                {n: pa.array(v, pa.string()) for n, v in cols.items()},
-                numbers,
-                raws,
-                rejects,
-                position=position(raw),
-            )
+            yield _text_batch(cols, numbers, raws, rejects, position(raw))
+
+
+def _text_batch(
+    cols: dict[str, list[Any]],
+    numbers: list[int],
+    raws: list[str | None],
+    rejects: list[Reject],
+    pos: int,
+) -> RawBatch:
+    return RawBatch(
+        {n: pa.array(v, pa.string()) for n, v in cols.items()}, numbers, raws, rejects, position=pos
+    )
 
 
 def _has_surrogate(text: str) -> bool:
