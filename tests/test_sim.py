@@ -190,3 +190,9 @@ def test_refuses_to_overwrite_and_reports_missing_corpus(tmp_path: Path) -> None
         dg.simulate("legit", 1_000, seed=1, out=tmp_path / "o")
     with pytest.raises(dg.CorpusError, match="missing corpus file"):
         dg.simulate("legit", 1_000, seed=1, out=tmp_path / "p", corpus=tmp_path)
+
+
+def test_all_traffic_falls_inside_the_window(frame) -> None:  # type: ignore[no-untyped-def]
+    ex, _, _ = frame
+    days = _days(ex)
+    assert days.min() >= 0 and days.max() < 42

@@ -231,7 +231,12 @@ def exchanges(
             in_life, t_c, (rng.uniform(acct.t_from, acct.t_to, len(t_c)) * US).astype(np.int64)
         )
         parts.append((t_c, turns_c, acct.mixed, None))
-    for t, turns, prof, cid in parts:
+    lo_us, hi_us = T0 * US, (T0 + WINDOW_DAYS * DAY) * US
+    for t_raw, turns, prof, cid in parts:
+        # the window is in UTC: a local time that falls outside it moves by a day
+        t = np.where(
+            t_raw < lo_us, t_raw + DAY * US, np.where(t_raw >= hi_us, t_raw - DAY * US, t_raw)
+        )
         for lo in range(0, len(t), CHUNK):
             block = _rows(acct, pools, rng, t[lo : lo + CHUNK], turns[lo : lo + CHUNK], prof)
             yield block, [cid] * len(block["request_id"])
