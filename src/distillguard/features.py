@@ -1,0 +1,132 @@
+"""Per-exchange signals and per-account behaviour, as SQL over the ``exchanges`` view.
+
+Pure: functions build SQL text; :class:`~distillguard.store.Store` runs it. The SQL is
+plain DuckDB dialect over the contract's columns, so the event-level work (the volume) can
+move to another engine without changing the analytics.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from distillguard.signals.detectors import EXCHANGE_DETECTORS, PatternDetector
+
+TEMPLATE_HEAD = 32
+TEMPLATE_TAIL = 48
+"""Characters of the normalised prompt start and end that fingerprint a template."""
+
+NON_LATIN = r"[\x{0400}-\x{04FF}\x{0600}-\x{06FF}\x{0E00}-\x{0E7F}\x{3040}-\x{30FF}\x{4E00}-\x{9FFF}\x{AC00}-\x{D7AF}]"
+HIGH_OUTPUT_CAP = 8192
+
+
+def _normalise(expr: str) -> str:
+    """Lower-case, digits folded to 0, whitespace collapsed: a template's variable numbers vanish."""
+    return f"regexp_replace(regexp_replace(lower({expr}), '[0-9]+', '0', 'g'), '\\s+', ' ', 'g')"
+
+
+def exchange_signals_sql(
+    since: datetime | None = None, until: datetime | None = None
+) -> tuple[str, list[object]]:
+    """One row per exchange: identity, shape, every text detector, template fingerprints."""
+    detectors = [cls() for cls in EXCHANGE_DETECTORS]
+    text_cols = ",\n  ".join(
+        f"{d.sql()} > 0 AS {d.name}" for d in detectors if isinstance(d, PatternDetector)
+    )
+    norm = _normalise("prompt")
+    where, params = [], []
+    if since is not None:
+        where.append("ts >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("ts < ?")
+        params.append(until)
+    sql = f"""
+SELECT request_id, account_id, ts, model, endpoint, status,
+  n_messages, n_tools, thinking, max_tokens, input_tokens, output_tokens,
+  ip, asn, country, client_fp, user_agent,
+  {text_cols},
+  n_tools > 0 AS agentic,
+  regexp_matches(prompt, '{NON_LATIN}') AS non_latin,
+  hash(left({norm}, {TEMPLATE_HEAD})) AS head_fp,
+  hash(right({norm}, {TEMPLATE_TAIL})) AS tail_fp,
+  CASE WHEN system IS NULL OR system = '' THEN NULL ELSE hash(system) END AS system_fp,
+  length(prompt) AS prompt_chars
+FROM exchanges{" WHERE " + " AND ".join(where) if where else ""}"""
+    return sql, params
+
+
+def account_features_sql(signals: str) -> str:
+    """Per-account behaviour over the signals relation ``signals`` (a table, view or
+    ``read_parquet(...)``). Every column is documented in docs/detection.md."""
+    return f"""
+WITH s AS (SELECT * FROM {signals}),
+releases AS (  -- a model first seen after the log's first day is a release
+  SELECT model, min(ts) AS released FROM s GROUP BY model
+  HAVING min(ts) > (SELECT min(ts) FROM s) + INTERVAL 1 DAY
+),
+hours AS (
+  SELECT account_id, hour(ts) AS h, count(*) AS c FROM s GROUP BY ALL
+),
+hour_entropy AS (
+  SELECT account_id, -sum(c / t * ln(c / t)) / ln(24) AS hour_entropy
+  FROM (SELECT *, sum(c) OVER (PARTITION BY account_id) AS t FROM hours) GROUP BY account_id
+),
+heads AS (
+  SELECT account_id, max(c) AS top_head FROM (SELECT account_id, head_fp, count(*) c FROM s GROUP BY ALL) GROUP BY account_id
+),
+tails AS (
+  SELECT account_id, max(c) AS top_tail FROM (SELECT account_id, tail_fp, count(*) c FROM s GROUP BY ALL) GROUP BY account_id
+),
+gaps AS (
+  SELECT account_id, stddev_pop(g) / nullif(avg(g), 0) AS gap_cv, median(g) AS gap_median_s
+  FROM (SELECT account_id, epoch(ts) - lag(epoch(ts)) OVER (PARTITION BY account_id ORDER BY ts) AS g FROM s)
+  WHERE g IS NOT NULL GROUP BY account_id
+)
+SELECT
+  s.account_id,
+  count(*) AS exchanges,
+  min(s.ts) AS first_seen,
+  max(s.ts) AS last_seen,
+  count(DISTINCT date_trunc('day', s.ts)) AS active_days,
+  sum(s.input_tokens) AS input_tokens,
+  sum(s.output_tokens) AS output_tokens,
+  sum(s.output_tokens) / greatest(sum(s.input_tokens), 1) AS output_input_ratio,
+  avg(s.max_tokens) AS mean_max_tokens,
+  avg((coalesce(s.max_tokens, 0) >= {HIGH_OUTPUT_CAP})::INT) AS high_cap_share,
+  avg(s.thinking::INT) AS thinking_share,
+  avg(s.n_messages) AS mean_messages,
+  avg((s.n_messages > 2)::INT) AS multi_turn_share,
+  avg(s.trace_extraction::INT) AS trace_share,
+  avg(s.cot_request::INT) AS cot_share,
+  avg(s.rubric_grading::INT) AS rubric_share,
+  avg(s.censorship_rewrite::INT) AS censorship_share,
+  avg(s.coding::INT) AS coding_share,
+  avg(s.math::INT) AS math_share,
+  avg(s.planning::INT) AS planning_share,
+  avg(s.agentic::INT) AS agentic_share,
+  avg(s.non_latin::INT) AS non_latin_share,
+  avg((s.status = 429)::INT) AS throttled_share,
+  count(DISTINCT s.model) AS models,
+  avg((r.model IS NOT NULL AND s.ts < r.released + INTERVAL 2 DAY)::INT)
+    / greatest(avg((s.ts >= (SELECT min(released) FROM releases)
+                    AND s.ts < (SELECT min(released) FROM releases) + INTERVAL 2 DAY)::INT), 1e-9)
+    AS release_pivot_share,
+  count(DISTINCT s.ip) AS ips,
+  count(DISTINCT s.asn) AS asns,
+  count(DISTINCT s.client_fp) AS client_fps,
+  mode(s.country) AS main_country,
+  mode(s.client_fp) AS main_client_fp,
+  mode(s.asn) AS main_asn,
+  mode(s.system_fp) AS main_system_fp,
+  any_value(he.hour_entropy) AS hour_entropy,
+  any_value(h.top_head) / count(*) AS top_head_share,
+  any_value(t.top_tail) / count(*) AS top_tail_share,
+  any_value(g.gap_cv) AS gap_cv,
+  any_value(g.gap_median_s) AS gap_median_s
+FROM s
+LEFT JOIN releases r ON r.model = s.model
+LEFT JOIN hour_entropy he ON he.account_id = s.account_id
+LEFT JOIN heads h ON h.account_id = s.account_id
+LEFT JOIN tails t ON t.account_id = s.account_id
+LEFT JOIN gaps g ON g.account_id = s.account_id
+GROUP BY s.account_id"""
