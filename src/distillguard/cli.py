@@ -170,6 +170,81 @@ def _print_sim(report: Any) -> None:
     out.print(table)
 
 
+@app.command(name="scan")
+def scan_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the findings.")],
+    since: Annotated[str | None, typer.Option(help="Start (inclusive), ISO 8601.")] = None,
+    until: Annotated[str | None, typer.Option(help="End (exclusive), ISO 8601.")] = None,
+    rules_file: Annotated[
+        Path | None, typer.Option("--rules", help="Detection rules YAML (default: packaged).")
+    ] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Find campaigns: score accounts, link them into clusters, write findings."""
+    from distillguard.rules import load_rules
+    from distillguard.scan import scan
+
+    settings = _settings(config, db=db)
+    rules = load_rules(rules_file)
+    started = time.perf_counter()
+    with _open(settings, read_only=True) as store:
+        result = scan(
+            store,
+            rules,
+            out_dir,
+            since=_parse_time(since, "--since"),
+            until=_parse_time(until, "--until"),
+            progress=lambda step: err.print(f"[dim]· {step}[/]") if settings.progress else None,
+        )
+    _print_findings(result)
+    out.print(
+        f"findings in {out_dir} · {time.perf_counter() - started:.1f}s "
+        f"({', '.join(f'{k} {v:.1f}s' for k, v in result.timings.items())})"
+    )
+
+
+def _print_findings(result: Any) -> None:
+    import json
+
+    counts = result.verdict_counts()
+    out.print(
+        "accounts: " + " · ".join(f"{v} {counts[v]:,}" for v in ("act", "review", "watch", "ok"))
+    )
+    table = Table(title="campaigns found")
+    for col in (
+        "cluster",
+        "verdict",
+        "risk",
+        "accounts",
+        "exchanges",
+        "first seen",
+        "last seen",
+        "top capability",
+        "linked by",
+    ):
+        table.add_column(
+            col, justify="right" if col in ("risk", "accounts", "exchanges") else "left"
+        )
+    for c in result.clusters.to_pylist():
+        caps = json.loads(c["capabilities"])
+        top = max(caps, key=caps.get) if caps else "-"
+        infra = json.loads(c["shared_infrastructure"])
+        kinds = sorted({i["kind"] for i in infra})
+        table.add_row(
+            c["cluster_id"],
+            c["verdict"],
+            f"{c['risk']:.2f}",
+            f"{c['accounts']:,}",
+            f"{c['exchanges']:,}",
+            f"{c['first_seen']:%Y-%m-%d}",
+            f"{c['last_seen']:%Y-%m-%d}",
+            top,
+            ", ".join(kinds),
+        )
+    out.print(table)
+
+
 @app.command()
 def info(db: DbOpt = None, config: ConfigOpt = None) -> None:
     """Show what the store holds."""

@@ -33,7 +33,8 @@ def exchange_signals_sql(
         f"{d.sql()} > 0 AS {d.name}" for d in detectors if isinstance(d, PatternDetector)
     )
     norm = _normalise("prompt")
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if since is not None:
         where.append("ts >= ?")
         params.append(since)
@@ -105,6 +106,7 @@ SELECT
   avg(s.planning::INT) AS planning_share,
   avg(s.agentic::INT) AS agentic_share,
   avg(s.non_latin::INT) AS non_latin_share,
+  avg((s.coding OR s.agentic OR s.math OR s.planning)::INT) AS high_value_share,
   avg((s.status = 429)::INT) AS throttled_share,
   count(DISTINCT s.model) AS models,
   avg((r.model IS NOT NULL AND s.ts < r.released + INTERVAL 2 DAY)::INT)
@@ -130,3 +132,78 @@ LEFT JOIN heads h ON h.account_id = s.account_id
 LEFT JOIN tails t ON t.account_id = s.account_id
 LEFT JOIN gaps g ON g.account_id = s.account_id
 GROUP BY s.account_id"""
+
+
+def account_attributes_sql(features: str, disposable_domains: list[str]) -> str:
+    """Join behaviour (``features``) with identity: account age, verification, email shape,
+    shared payment methods, billing/traffic country. Derived evidence columns end the row."""
+    domains = (
+        ", ".join("'" + d.lower().replace("'", "''") + "'" for d in disposable_domains) or "''"
+    )
+    return f"""
+WITH a AS (
+  SELECT *,
+    lower(split_part(email, '@', 1)) AS local_part,
+    lower(coalesce(email_domain, split_part(email, '@', 2))) AS domain
+  FROM accounts
+),
+stems AS (
+  SELECT account_id,
+    regexp_replace(local_part, '[0-9]+$', '') || '@' || domain AS email_stem,
+    TRY_CAST(regexp_extract(local_part, '([0-9]+)$', 1) AS BIGINT) AS email_number
+  FROM a WHERE email IS NOT NULL
+),
+stem_groups AS (  -- dense numbering under one stem: dev.0001, dev.0002, ... (not 7 random ages)
+  SELECT email_stem, count(*) AS stem_accounts,
+    (max(email_number) - min(email_number) + 1) <= 3 * count(*) AS dense
+  FROM stems WHERE email_number IS NOT NULL GROUP BY email_stem HAVING count(*) >= 3
+),
+payments AS (
+  SELECT payment_fp, count(*) AS payment_accounts FROM accounts WHERE payment_fp IS NOT NULL GROUP BY payment_fp
+)
+SELECT f.*,
+  a.org_id, a.created_at, a.verification, a.tier, a.program, coalesce(a.allowlisted, false) AS allowlisted,
+  a.billing_country, a.payment_fp, a.domain AS email_domain, st.email_stem,
+  coalesce(sg.stem_accounts, 1) AS stem_accounts,
+  coalesce(p.payment_accounts, 1) AS shared_payment,
+  epoch(f.first_seen - a.created_at) / 86400.0 AS age_days,
+  greatest(0.0, least(1.0, 1.0 - (epoch(f.first_seen - a.created_at) / 86400.0 - 2.0) / 28.0)) AS young_account,
+  (a.verification IS NULL OR a.verification IN ('none', 'email'))::DOUBLE AS weak_verification,
+  (list_contains([{domains}], a.domain) OR coalesce(sg.dense, false))::DOUBLE AS email_pattern,
+  (a.billing_country IS NOT NULL AND f.main_country IS NOT NULL
+   AND a.billing_country <> f.main_country)::DOUBLE AS billing_mismatch,
+  f.exchanges / greatest(f.active_days, 1) AS volume_per_day
+FROM {features} f
+LEFT JOIN a ON a.account_id = f.account_id
+LEFT JOIN stems st ON st.account_id = f.account_id
+LEFT JOIN stem_groups sg ON sg.email_stem = st.email_stem
+LEFT JOIN payments p ON p.payment_fp = a.payment_fp"""
+
+
+def link_tokens_sql(signals: str, attributes: str, *, min_template_uses: int = 20) -> str:
+    """(account_id, kind, token) rows: what an account shares with others.
+
+    Templates count only when they make up a real part of the account's traffic."""
+    return f"""
+WITH per_account AS (SELECT account_id, count(*) AS n FROM {signals} GROUP BY account_id),
+tmpl AS (
+  SELECT s.account_id, 'template' AS kind, 'tail:' || s.tail_fp::VARCHAR AS token, count(*) AS c
+  FROM {signals} s GROUP BY ALL
+  UNION ALL
+  SELECT s.account_id, 'template', 'head:' || s.head_fp::VARCHAR, count(*) FROM {signals} s GROUP BY ALL
+)
+SELECT t.account_id, t.kind, t.token FROM tmpl t JOIN per_account p USING (account_id)
+  WHERE t.c >= greatest({min_template_uses}, 0.05 * p.n)
+UNION
+SELECT DISTINCT account_id, 'subnet', regexp_extract(ip, '^(\\d+\\.\\d+\\.\\d+)\\.', 1)
+  FROM {signals} WHERE ip LIKE '%.%.%.%'
+UNION
+SELECT DISTINCT account_id, 'asn', asn::VARCHAR FROM {signals} WHERE asn IS NOT NULL
+UNION
+SELECT account_id, 'client_fp', main_client_fp FROM {attributes} WHERE main_client_fp IS NOT NULL
+UNION
+SELECT account_id, 'system_prompt', main_system_fp::VARCHAR FROM {attributes} WHERE main_system_fp IS NOT NULL
+UNION
+SELECT account_id, 'payment', payment_fp FROM {attributes} WHERE payment_fp IS NOT NULL AND shared_payment > 1
+UNION
+SELECT account_id, 'email_stem', email_stem FROM {attributes} WHERE email_pattern > 0 AND stem_accounts >= 3"""

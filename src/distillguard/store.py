@@ -371,6 +371,32 @@ class Store:
         with self._wrap("query"):
             return self._con.sql(sql, params=params or None).to_arrow_table()
 
+    def query_with(self, sql: str, **tables: pa.Table) -> pa.Table:
+        """Run SQL that reads the given Arrow tables by name; returns an Arrow table."""
+        with self._wrap("query"):
+            for name, table in tables.items():
+                self._con.register(name, table)
+            try:
+                return self._con.sql(sql).to_arrow_table()
+            finally:
+                for name in tables:
+                    self._con.unregister(name)
+
+    def copy_to_parquet(self, sql: str, params: list[Any], out: str | Path) -> None:
+        """Write the result of ``sql`` to one Parquet file."""
+        target = str(out).replace("'", "''")
+        with self._wrap(f"write {out}"):
+            self._con.execute(
+                f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)", params
+            )
+
+    def count_window(self, since: datetime | None = None, until: datetime | None = None) -> int:
+        sql, params = self.window_sql(
+            Kind.EXCHANGES, since=since, until=until, columns=["request_id"]
+        )
+        with self._wrap("count"):
+            return self._scalar(f"SELECT count(*) FROM ({sql})", params)
+
     def read(
         self,
         kind: Kind = Kind.EXCHANGES,

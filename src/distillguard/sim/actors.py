@@ -596,6 +596,11 @@ def campaign(
             infra.payment_fp(rng) for _ in range(max(1, count // max(style.payment_share, 1)))
         ]
         harness = style.harness_agents
+        # each operation's harness stamps its own header on its agent system prompt
+        system_prompt = (
+            f"{T.pick(rng, T.AGENTIC_SYSTEMS)}\nRunner build {int(rng.integers(100, 999))}."
+            f"{int(rng.integers(0, 99))}, workspace {''.join(T.pick(rng, tuple('abcdefghkmnpqrstuvwxyz')) for _ in range(6))}"
+        )
         fp = infra.client_fp(name + str(rng.integers(1 << 30)))
         a0, a1 = style.active
         start, end = T0 + a0 * DAY, T0 + a1 * DAY
@@ -686,7 +691,7 @@ def campaign(
                     client_fp=fp if rng.random() < 0.85 else infra.client_fp(agent),
                     profile=profile,
                     timing=style.timing,
-                    system=T.pick(rng, T.AGENTIC_SYSTEMS)
+                    system=system_prompt
                     if profile.agent_tools or "tool" in profile.tasks
                     else None,
                     mixed=mixed,
@@ -703,7 +708,7 @@ def campaign(
 
 ELICIT = Profile(
     {"math": 0.35, "general": 0.25, "code": 0.25, "chat": 0.15},
-    wrappers=T.reasoning_wrappers(("en", "zh")),
+    wrappers=(*T.REASONING_EN[:3], T.REASONING_ZH[0]),
     wrap_prob=0.92,
     thinking=0.4,
     max_tokens=(8192, 16000),
@@ -716,7 +721,7 @@ ELICIT = Profile(
 )
 AGENTIC = Profile(
     {"tool": 0.5, "code": 0.35, "general": 0.15},
-    wrappers=T.CODING_WRAPPERS + T.LONG_HORIZON,
+    wrappers=(*T.CODING_WRAPPERS[:2], T.LONG_HORIZON[0]),
     wrap_prob=0.6,
     mean_turns=4,
     thinking=0.5,
@@ -730,7 +735,7 @@ AGENTIC = Profile(
 )
 PIVOT = Profile(
     {"code": 0.55, "tool": 0.35, "math": 0.1},
-    wrappers=T.CODING_WRAPPERS + T.LONG_HORIZON,
+    wrappers=(*T.CODING_WRAPPERS[2:], T.LONG_HORIZON[1]),
     wrap_prob=0.75,
     mean_turns=2,
     thinking=0.35,
@@ -744,7 +749,7 @@ PIVOT = Profile(
 )
 HYDRA_DISTILL = Profile(
     {"code": 0.4, "math": 0.3, "general": 0.3},
-    wrappers=T.REASONING_EN + T.CODING_WRAPPERS,
+    wrappers=(*T.REASONING_EN[3:], *T.REASONING_ZH[1:], T.CODING_WRAPPERS[4]),
     wrap_prob=0.8,
     thinking=0.3,
     max_tokens=(8192, 16000),
