@@ -204,6 +204,38 @@ def scan_cmd(
     )
 
 
+@app.command(name="evaluate")
+def evaluate_cmd(
+    findings: Annotated[Path, typer.Option("--findings", help="Directory written by `scan`.")],
+    truth: Annotated[
+        Path,
+        typer.Option("--truth", help="truth.parquet (account_id, label, persona, campaign_id)."),
+    ],
+    exchange_truth: Annotated[
+        Path | None, typer.Option(help="exchange_truth.parquet (default: beside --truth).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write evaluation.md/json [default: --findings]."),
+    ] = None,
+    no_baselines: Annotated[
+        bool, typer.Option("--no-baselines", help="Skip the baselines.")
+    ] = False,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Measure findings against ground truth, beside baselines on the same data."""
+    from distillguard.evaluate import evaluate, load_truth, render_markdown, write_report
+
+    settings = _settings(config, db=db)
+    t = load_truth(truth, exchange_truth)
+    with _open(settings, read_only=True) as store:
+        report = evaluate(findings, t, store, baselines=not no_baselines)
+    md, js = write_report(report, out_dir or findings)
+    typer.echo(render_markdown(report))
+    out.print(f"written: {md} · {js}")
+
+
 def _print_findings(result: Any) -> None:
     import json
 

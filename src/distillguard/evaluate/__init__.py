@@ -1,0 +1,134 @@
+"""``evaluate``: findings against ground truth, beside baselines on the same data.
+
+Writes ``evaluation.md`` and ``evaluation.json``; see docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from distillguard.errors import InputError
+from distillguard.evaluate.baselines import RateLimits, isolation_forest, rate_limit
+from distillguard.evaluate.metrics import Truth, evaluate_flags
+from distillguard.features import account_features_sql
+from distillguard.store import Store
+
+__all__ = ["Truth", "evaluate", "load_truth", "render_markdown"]
+
+FLAGGED = ("review", "act")
+
+
+def load_truth(truth: str | Path, exchange_truth: str | Path | None = None) -> Truth:
+    """Read the simulator's (or an analyst's) truth files."""
+    path = Path(truth)
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read truth: {exc}", path=path) from exc
+    t = Truth(
+        label={r["account_id"]: r["label"] for r in rows},
+        persona={r["account_id"]: r["persona"] for r in rows},
+        campaign={r["account_id"]: r["campaign_id"] for r in rows},
+    )
+    ex_path = Path(exchange_truth) if exchange_truth else path.with_name("exchange_truth.parquet")
+    if ex_path.is_file():
+        counts: dict[str, int] = {}
+        table = pq.read_table(ex_path, columns=["account_id", "campaign_id"])
+        for account, campaign in zip(
+            table.column("account_id").to_pylist(),
+            table.column("campaign_id").to_pylist(),
+            strict=True,
+        ):
+            counts[account] = counts.get(account, 0) + (campaign is not None)
+        t.campaign_exchanges = counts
+    return t
+
+
+def evaluate(
+    findings: str | Path, truth: Truth, store: Store, *, baselines: bool = True
+) -> dict[str, Any]:
+    """Metrics of the findings in ``findings`` and of each baseline, on the same accounts."""
+    fdir = Path(findings)
+    accounts_path = fdir / "accounts.parquet"
+    if not accounts_path.is_file():
+        raise InputError("no accounts.parquet here: run `distillguard scan --out` first", path=fdir)
+    acc = pq.read_table(accounts_path).to_pylist()
+    exchanges = {r["account_id"]: int(r["exchanges"]) for r in acc}
+    flagged = {r["account_id"] for r in acc if r["verdict"] in FLAGGED}
+    clusters = {r["account_id"]: r["cluster_id"] for r in acc if r["cluster_id"]}
+    report: dict[str, Any] = {
+        "methods": {"distillguard": evaluate_flags(flagged, exchanges, truth, clusters)}
+    }
+    if baselines:
+        signals = (
+            "read_parquet('" + str(fdir / "exchange_signals.parquet").replace("'", "''") + "')"
+        )
+        limits = RateLimits()
+        report["methods"]["rate limit"] = evaluate_flags(
+            rate_limit(store, signals, limits), exchanges, truth
+        )
+        report["methods"]["rate limit"]["parameters"] = limits.__dict__
+        features = store.query(account_features_sql(signals))
+        report["methods"]["isolation forest"] = evaluate_flags(
+            isolation_forest(features), exchanges, truth
+        )
+        report["methods"]["isolation forest"]["parameters"] = {
+            "contamination": 0.05,
+            "n_estimators": 200,
+        }
+    return report
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    methods = report["methods"]
+    lines = [
+        "| method | accounts flagged | precision | recall | FPR (legit) | false positives | exchange-weighted recall |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, m in methods.items():
+        lines.append(
+            f"| {name} | {m['flagged']:,} | {m['precision']:.4f} | {m['recall']:.4f} | {m['fpr']:.4%} | "
+            f"{m['false_positives']:,} | {m['exchange_recall']:.4f} |"
+        )
+    lines += [
+        "",
+        "False positives per legitimate persona (flagged / accounts):",
+        "",
+        "| persona | " + " | ".join(methods) + " |",
+        "|---|" + "---:|" * len(methods),
+    ]
+    personas = next(iter(methods.values()))["fp_by_persona"]
+    for p in personas:
+        cells = [
+            f"{m['fp_by_persona'].get(p, {}).get('flagged', 0)} / {personas[p]['accounts']}"
+            for m in methods.values()
+        ]
+        lines.append(f"| {p} | " + " | ".join(cells) + " |")
+    dg = methods["distillguard"]
+    lines += [
+        "",
+        "Per campaign (distillguard):",
+        "",
+        "| campaign | accounts | recall | exchange recall | main cluster | coverage | purity |",
+        "|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for camp, row in dg["campaigns"].items():
+        purity = "—" if row.get("purity") is None else f"{row['purity']:.3f}"
+        lines.append(
+            f"| {camp} | {row['accounts']:,} | {row['recall']:.4f} | {row['exchange_recall']:.4f} | "
+            f"{row.get('main_cluster') or '—'} | {row.get('coverage', 0):.3f} | {purity} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js = out_dir / "evaluation.md", out_dir / "evaluation.json"
+    md.write_text(render_markdown(report), encoding="utf-8")
+    js.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return md, js
