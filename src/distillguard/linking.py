@@ -105,6 +105,7 @@ def link(
         if len(members) >= 2:
             groups.append(members)
             linking_tokens[len(groups) - 1] = [(t[1], t[2]) for t in token_nodes]
+    groups, linking_tokens = _merge_on_strong_tokens(groups, linking_tokens, holders, config)
     order = sorted(range(len(groups)), key=lambda g: (-len(groups[g]), groups[g][0]))
     members_by_id: dict[str, list[str]] = {}
     of_account: dict[str, str] = {}
@@ -120,3 +121,48 @@ def link(
             key=lambda s: (-weights[(s[0], s[1])] * s[2], s[0], s[1]),
         )
     return Clusters(of_account, members_by_id, cluster_tokens, attachment)
+
+
+def _merge_on_strong_tokens(
+    groups: list[list[str]],
+    tokens: dict[int, list[tuple[str, str]]],
+    holders: dict[tuple[str, str], set[str]],
+    config: Linking,
+) -> tuple[list[list[str]], dict[int, list[tuple[str, str]]]]:
+    """Merge communities that share a strong token held by most members of each.
+
+    Louvain (at resolution 1) splits a very large, loosely knit campaign such as a hydra
+    cluster into sub-communities; the reseller's gateway fingerprint, held by most accounts
+    of every sub-community, puts it back together. Weak kinds (ASN, subnet) never merge."""
+    parent = list(range(len(groups)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    sets = [set(g) for g in groups]
+    where: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for key, accounts in holders.items():
+        if config.kinds.get(key[0], 0.0) < config.merge_min_weight:
+            continue
+        for i, members in enumerate(sets):
+            shared = len(accounts & members)
+            if shared >= 2 and shared >= config.merge_share * len(members):
+                where[key].append(i)
+    for idx in where.values():
+        for j in idx[1:]:
+            a, b = find(idx[0]), find(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    merged: dict[int, list[str]] = defaultdict(list)
+    merged_tokens: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for i, g in enumerate(groups):
+        root = find(i)
+        merged[root].extend(g)
+        merged_tokens[root].update(tokens[i])
+    roots = sorted(merged)
+    return [sorted(merged[r]) for r in roots], {
+        k: sorted(merged_tokens[r]) for k, r in enumerate(roots)
+    }

@@ -37,6 +37,8 @@ class Linking(BaseModel, extra="forbid"):
     min_rarity: float = Field(ge=0, le=1)
     min_attachment: float = Field(ge=0)
     resolution: float = Field(gt=0)
+    merge_min_weight: float = Field(ge=0)
+    merge_share: float = Field(gt=0, le=1)
     max_token_accounts: int = Field(ge=2)
     kinds: dict[str, float]
     cluster_weight: float = Field(ge=0, le=1)

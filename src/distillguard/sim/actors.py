@@ -688,7 +688,10 @@ def campaign(
                     asns=asns,
                     ip_pool=_ips(rng, asns, int(rng.integers(2, 12))),
                     user_agents=(agent,),
-                    client_fp=fp if rng.random() < 0.85 else infra.client_fp(agent),
+                    # the rest use a stock SDK stack: the same fingerprints as its ordinary users
+                    client_fp=fp
+                    if rng.random() < 0.85
+                    else infra.client_fp(agent + str(rng.integers(3))),
                     profile=profile,
                     timing=style.timing,
                     system=system_prompt
@@ -735,7 +738,7 @@ AGENTIC = Profile(
 )
 PIVOT = Profile(
     {"code": 0.55, "tool": 0.35, "math": 0.1},
-    wrappers=(*T.CODING_WRAPPERS[2:], T.LONG_HORIZON[1]),
+    wrappers=(*T.CODING_WRAPPERS[2:4], T.LONG_HORIZON[1]),
     wrap_prob=0.75,
     mean_turns=2,
     thinking=0.35,
