@@ -6,7 +6,9 @@ subnets, ASNs, prompt templates and system prompts. A token links its accounts o
 it are, on average, suspicious on their own (*token suspicion*): a cloud ASN or a popular
 SDK's fingerprint is shared by thousands of benign accounts and links nobody, while a
 reseller's gateway fingerprint is shared by accounts that each look a little wrong. An
-account joins a cluster when the kind weights of its linking tokens add up to
+account joins a cluster when it shares at least one strong token (payment, email stem,
+fingerprint, template or system prompt: ASNs and subnets strengthen a link but never make
+one) and the kind weights of its linking tokens add up to
 ``min_attachment``. A token's weight is its kind's weight times its rarity (an ASN shared
 by half the population weighs little). Communities come from Louvain modularity on the
 weighted account–token graph (networkx, seeded: deterministic), which does not merge two
@@ -96,11 +98,11 @@ def link(
         in_community: list[str] = sorted(n[1] for n in community if n[0] == "a")
         members = []
         for a in in_community:
-            strength = sum(
-                graph[("a", a)][t]["weight"] for t in graph[("a", a)] if t in token_nodes
-            )
+            mine = [t for t in graph[("a", a)] if t in token_nodes]
+            strength = sum(graph[("a", a)][t]["weight"] for t in mine)
             attachment[a] = strength
-            if strength >= config.min_attachment:
+            strong = any(config.kinds[t[1]] >= config.merge_min_weight for t in mine)
+            if strength >= config.min_attachment and strong:  # infrastructure alone never links
                 members.append(a)
         if len(members) >= 2:
             groups.append(members)
