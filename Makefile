@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest clean bench
+.PHONY: demo test lint typecheck pytest clean bench evaluate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +38,7 @@ clean:
 SCALE ?= 1000000
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sim_ingest.py --scale $(SCALE) $(if $(wildcard ../shared/corpus),--corpus ../shared/corpus)
+
+# Detection evaluation (not a test): make evaluate SCALE=1000000
+evaluate: $(STAMP)
+	$(BIN)/python benchmarks/detection_eval.py --corpus ../shared/corpus --scale $(SCALE)

@@ -180,7 +180,9 @@ LEFT JOIN stem_groups sg ON sg.email_stem = st.email_stem
 LEFT JOIN payments p ON p.payment_fp = a.payment_fp"""
 
 
-def link_tokens_sql(signals: str, attributes: str, *, min_template_uses: int = 20) -> str:
+def link_tokens_sql(
+    signals: str, attributes: str, *, min_template_uses: int = 20, min_burst: int = 3, max_bursts: int = 20
+) -> str:
     """(account_id, kind, token) rows: what an account shares with others.
 
     Templates count only when they make up a real part of the account's traffic."""
@@ -199,6 +201,12 @@ SELECT DISTINCT account_id, 'subnet', regexp_extract(ip, '^(\\d+\\.\\d+\\.\\d+)\
   FROM {signals} WHERE ip LIKE '%.%.%.%'
 UNION
 SELECT DISTINCT account_id, 'asn', asn::VARCHAR FROM {signals} WHERE asn IS NOT NULL
+UNION
+SELECT account_id, 'sync', bucket FROM (  -- the 2-minute windows an account bursts in
+  SELECT account_id, strftime(time_bucket(INTERVAL 2 MINUTE, ts), '%Y-%m-%dT%H:%M') AS bucket,
+    row_number() OVER (PARTITION BY account_id ORDER BY count(*) DESC, bucket) AS rank
+  FROM {signals} GROUP BY account_id, bucket HAVING count(*) >= {min_burst}
+) WHERE rank <= {max_bursts}
 UNION
 SELECT account_id, 'client_fp', main_client_fp FROM {attributes} WHERE main_client_fp IS NOT NULL
 UNION

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from distillguard.rules import Linking
 
-RARITY_KINDS = frozenset({"asn", "subnet"})
+RARITY_KINDS = frozenset({"asn", "subnet", "sync"})
 """Infrastructure kinds whose weight falls with the number of accounts behind them."""
 
 
