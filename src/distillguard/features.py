@@ -181,7 +181,12 @@ LEFT JOIN payments p ON p.payment_fp = a.payment_fp"""
 
 
 def link_tokens_sql(
-    signals: str, attributes: str, *, min_template_uses: int = 20, min_burst: int = 3, max_bursts: int = 20
+    signals: str,
+    attributes: str,
+    *,
+    min_template_uses: int = 20,
+    min_burst: int = 3,
+    max_bursts: int = 20,
 ) -> str:
     """(account_id, kind, token) rows: what an account shares with others.
 

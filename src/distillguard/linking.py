@@ -13,19 +13,46 @@ one) and the kind weights of its linking tokens add up to
 by half the population weighs little). Communities come from Louvain modularity on the
 weighted account–token graph (networkx, seeded: deterministic), which does not merge two
 campaigns through one bridging token the way connected components would; an account is a
-member only when its weight to its community's tokens reaches ``min_attachment``.
+member only when its weight to its community's tokens reaches ``min_attachment``. Then
+communities that share a strong token held by most members of each are merged (a hydra
+split by Louvain comes back together), and every community is split into its connected
+components over strong tokens (weak kinds never bridge two campaigns).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import networkx as nx
 import numpy as np
 import pyarrow as pa
 
 from distillguard.rules import Linking
+
+K = TypeVar("K", str, int)
+
+
+class _DisjointSet(Generic[K]):
+    """Union-find with path halving; the smaller element becomes the root (deterministic)."""
+
+    def __init__(self, items: Iterable[K]) -> None:
+        self.parent: dict[K, K] = {x: x for x in items}
+
+    def find(self, x: K) -> K:
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: K, b: K) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            lo, hi = sorted((ra, rb))
+            self.parent[hi] = lo
+
 
 RARITY_KINDS = frozenset({"asn", "subnet", "sync"})
 """Infrastructure kinds whose weight falls with the number of accounts behind them."""
@@ -108,6 +135,7 @@ def link(
             groups.append(members)
             linking_tokens[len(groups) - 1] = [(t[1], t[2]) for t in token_nodes]
     groups, linking_tokens = _merge_on_strong_tokens(groups, linking_tokens, holders, config)
+    groups, linking_tokens = _split_on_strong_tokens(groups, linking_tokens, holders, config)
     order = sorted(range(len(groups)), key=lambda g: (-len(groups[g]), groups[g][0]))
     members_by_id: dict[str, list[str]] = {}
     of_account: dict[str, str] = {}
@@ -136,14 +164,7 @@ def _merge_on_strong_tokens(
     Louvain (at resolution 1) splits a very large, loosely knit campaign such as a hydra
     cluster into sub-communities; the reseller's gateway fingerprint, held by most accounts
     of every sub-community, puts it back together. Weak kinds (ASN, subnet) never merge."""
-    parent = list(range(len(groups)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    ds: _DisjointSet[int] = _DisjointSet(range(len(groups)))
     sets = [set(g) for g in groups]
     where: dict[tuple[str, str], list[int]] = defaultdict(list)
     for key, accounts in holders.items():
@@ -155,16 +176,48 @@ def _merge_on_strong_tokens(
                 where[key].append(i)
     for idx in where.values():
         for j in idx[1:]:
-            a, b = find(idx[0]), find(j)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
+            ds.union(idx[0], j)
     merged: dict[int, list[str]] = defaultdict(list)
     merged_tokens: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for i, g in enumerate(groups):
-        root = find(i)
+        root = ds.find(i)
         merged[root].extend(g)
         merged_tokens[root].update(tokens[i])
     roots = sorted(merged)
     return [sorted(merged[r]) for r in roots], {
         k: sorted(merged_tokens[r]) for k, r in enumerate(roots)
     }
+
+
+def _split_on_strong_tokens(
+    groups: list[list[str]],
+    tokens: dict[int, list[tuple[str, str]]],
+    holders: dict[tuple[str, str], set[str]],
+    config: Linking,
+) -> tuple[list[list[str]], dict[int, list[tuple[str, str]]]]:
+    """Split each community into its connected components over strong tokens only.
+
+    Weak kinds (ASN, subnet, synchronised bursts) add weight inside a campaign but must not
+    bridge two campaigns that merely rent the same proxy range or work the same hours."""
+    out_groups: list[list[str]] = []
+    out_tokens: dict[int, list[tuple[str, str]]] = {}
+    for i, members in enumerate(groups):
+        member_set = set(members)
+        ds: _DisjointSet[str] = _DisjointSet(members)
+        for key in tokens[i]:
+            if config.kinds.get(key[0], 0.0) < config.merge_min_weight:
+                continue
+            shared = sorted(holders[key] & member_set)
+            for other in shared[1:]:
+                ds.union(shared[0], other)
+        parts: dict[str, list[str]] = defaultdict(list)
+        for a in members:
+            parts[ds.find(a)].append(a)
+        for part in parts.values():
+            if len(part) >= 2:
+                part_set = set(part)
+                out_tokens[len(out_groups)] = [
+                    k for k in tokens[i] if len(holders[k] & part_set) >= 2
+                ]
+                out_groups.append(sorted(part))
+    return out_groups, out_tokens
