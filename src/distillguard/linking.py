@@ -117,24 +117,29 @@ def link(
         if graph
         else []
     )
+    raw = [
+        (sorted(n[1] for n in c if n[0] == "a"), [(n[1], n[2]) for n in c if n[0] == "t"])
+        for c in communities
+    ]
+    merged_accounts, merged_tokens = _merge_on_strong_tokens(
+        [r[0] for r in raw], {i: r[1] for i, r in enumerate(raw)}, holders, config
+    )
     groups: list[list[str]] = []
-    attachment: dict[str, float] = {}
     linking_tokens: dict[int, list[tuple[str, str]]] = {}
-    for community in communities:
-        token_nodes = {n for n in community if n[0] == "t"}
-        in_community: list[str] = sorted(n[1] for n in community if n[0] == "a")
+    attachment: dict[str, float] = {}
+    for i, in_community in enumerate(merged_accounts):
+        token_keys = set(merged_tokens[i])
         members = []
         for a in in_community:
-            mine = [t for t in graph[("a", a)] if t in token_nodes]
-            strength = sum(graph[("a", a)][t]["weight"] for t in mine)
+            mine = [(t[1], t[2]) for t in graph[("a", a)] if (t[1], t[2]) in token_keys]
+            strength = sum(weights[k] for k in mine)
             attachment[a] = strength
-            strong = any(config.kinds[t[1]] >= config.merge_min_weight for t in mine)
+            strong = any(config.kinds[k[0]] >= config.merge_min_weight for k in mine)
             if strength >= config.min_attachment and strong:  # infrastructure alone never links
                 members.append(a)
         if len(members) >= 2:
+            linking_tokens[len(groups)] = sorted(token_keys)
             groups.append(members)
-            linking_tokens[len(groups) - 1] = [(t[1], t[2]) for t in token_nodes]
-    groups, linking_tokens = _merge_on_strong_tokens(groups, linking_tokens, holders, config)
     groups, linking_tokens = _split_on_strong_tokens(groups, linking_tokens, holders, config)
     order = sorted(range(len(groups)), key=lambda g: (-len(groups[g]), groups[g][0]))
     members_by_id: dict[str, list[str]] = {}

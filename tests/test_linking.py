@@ -1,0 +1,105 @@
+"""Linking accounts into campaigns from shared tokens."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from distillguard.linking import link
+from distillguard.rules import load_rules
+
+RULES = load_rules()
+
+
+def tokens(rows: list[tuple[str, str, str]]) -> pa.Table:
+    return pa.table(
+        {
+            "account_id": [r[0] for r in rows],
+            "kind": [r[1] for r in rows],
+            "token": [r[2] for r in rows],
+        }
+    )
+
+
+def population(
+    hydra: int = 40, legit: int = 400
+) -> tuple[list[tuple[str, str, str]], dict[str, float]]:
+    """A hydra whose accounts share nothing but prompt templates and synchronised bursts,
+    among ordinary accounts on the same big networks."""
+    rows: list[tuple[str, str, str]] = []
+    risk: dict[str, float] = {}
+    for i in range(hydra):
+        a = f"h{i:03d}"
+        risk[a] = 0.3  # each looks only a little wrong on its own
+        rows += [(a, "template", "tail:111"), (a, "template", "head:222")]
+        rows += [(a, "sync", f"2026-05-0{1 + (i + k) % 9}T10:0{k}") for k in range(5)]
+        rows += [(a, "asn", "7922"), (a, "subnet", f"73.15.{i}")]
+    for j in range(legit):
+        a = f"l{j:03d}"
+        risk[a] = 0.02
+        rows += [
+            (a, "asn", "7922"),
+            (a, "client_fp", f"sdk-{j % 3}"),
+            (a, "system_prompt", "helpful"),
+        ]
+        rows += [(a, "template", f"head:{1000 + j % 50}")]
+    return rows, risk
+
+
+def test_hydra_sharing_only_timing_and_templates_is_recovered_whole() -> None:
+    rows, risk = population()
+    clusters = link(tokens(rows), risk, RULES.linking)
+    assert len(clusters.members) == 1
+    [(cid, members)] = clusters.members.items()
+    assert members == sorted(a for a in risk if a.startswith("h"))
+    kinds = {k for k, _, _ in clusters.tokens[cid]}
+    assert "template" in kinds and "asn" not in kinds
+
+
+def test_a_big_shared_network_alone_links_nobody() -> None:
+    rows = [(f"a{i}", "asn", "16509") for i in range(50)] + [
+        (f"a{i}", "subnet", "3.80.1") for i in range(50)
+    ]
+    clusters = link(tokens(rows), {f"a{i}": 0.9 for i in range(50)}, RULES.linking)
+    assert clusters.members == {}
+
+
+def test_benign_accounts_sharing_a_product_prompt_do_not_cluster() -> None:
+    rows = [(f"c{i}", "system_prompt", "coding-tool") for i in range(30)]
+    rows += [(f"c{i}", "client_fp", "agent-cli") for i in range(30)]
+    clusters = link(tokens(rows), {f"c{i}": 0.04 for i in range(30)}, RULES.linking)
+    assert clusters.members == {}
+
+
+def test_allowlisted_accounts_never_link() -> None:
+    rows = [(a, "template", "tail:9") for a in ("x1", "x2", "x3")] + [
+        (a, "payment", "pm1") for a in ("x1", "x2", "x3")
+    ]
+    risk = {"x1": 0.9, "x2": 0.9, "x3": 0.9}
+    assert set(link(tokens(rows), risk, RULES.linking).of_account) == {"x1", "x2", "x3"}
+    out = link(tokens(rows), risk, RULES.linking, exclude=frozenset({"x1"}))
+    assert set(out.of_account) == {"x2", "x3"}
+
+
+def test_two_campaigns_on_the_same_proxy_range_stay_apart() -> None:
+    rows: list[tuple[str, str, str]] = []
+    risk: dict[str, float] = {}
+    for camp in ("A", "B"):
+        for i in range(8):
+            a = f"{camp}{i}"
+            risk[a] = 0.6
+            rows += [
+                (a, "payment", f"pm-{camp}"),
+                (a, "client_fp", f"fp-{camp}"),
+                (a, "asn", "209588"),
+            ]
+            rows += [(a, "subnet", f"185.234.{k}") for k in range(4)]
+            rows += [(a, "sync", f"2026-05-01T1{k}:00") for k in range(6)]
+    clusters = link(tokens(rows), risk, RULES.linking)
+    groups = sorted(sorted({m[0] for m in ms}) for ms in clusters.members.values())
+    assert groups == [["A"], ["B"]]
+
+
+def test_linking_is_deterministic() -> None:
+    rows, risk = population(hydra=25, legit=200)
+    first = link(tokens(rows), risk, RULES.linking).members
+    assert link(tokens(rows), risk, RULES.linking).members == first
