@@ -243,38 +243,29 @@ def _print_findings(result: Any) -> None:
     out.print(
         "accounts: " + " · ".join(f"{v} {counts[v]:,}" for v in ("act", "review", "watch", "ok"))
     )
-    table = Table(title="campaigns found")
-    for col in (
-        "cluster",
-        "verdict",
-        "risk",
-        "accounts",
-        "exchanges",
-        "first seen",
-        "last seen",
-        "top capability",
-        "linked by",
-    ):
-        table.add_column(
-            col, justify="right" if col in ("risk", "accounts", "exchanges") else "left"
-        )
+    if not result.clusters.num_rows:
+        out.print("no campaigns (clusters) found")
+        return
+    out.print(f"[bold]{result.clusters.num_rows} campaign(s) found[/]")
     for c in result.clusters.to_pylist():
         caps = json.loads(c["capabilities"])
-        top = max(caps, key=caps.get) if caps else "-"
+        top = sorted(((v, k) for k, v in caps.items() if v >= 0.1), reverse=True)[:3]
         infra = json.loads(c["shared_infrastructure"])
-        kinds = sorted({i["kind"] for i in infra})
-        table.add_row(
-            c["cluster_id"],
-            c["verdict"],
-            f"{c['risk']:.2f}",
-            f"{c['accounts']:,}",
-            f"{c['exchanges']:,}",
-            f"{c['first_seen']:%Y-%m-%d}",
-            f"{c['last_seen']:%Y-%m-%d}",
-            top,
-            ", ".join(kinds),
+        kinds = sorted({i["kind"].replace("_", " ") for i in infra})
+        why = [r["text"] for r in json.loads(c["reasons"])[:2]]
+        out.print(
+            f"[bold]{c['cluster_id']}[/] {c['verdict'].upper()} risk {c['risk']:.2f}: "
+            f"{c['accounts']:,} accounts, {c['exchanges']:,} exchanges, "
+            f"{c['first_seen']:%Y-%m-%d} → {c['last_seen']:%Y-%m-%d}",
+            highlight=False,
         )
-    out.print(table)
+        out.print(
+            f"    targets: {', '.join(f'{k} {v:.0%}' for v, k in top) or 'general chat'}",
+            highlight=False,
+        )
+        out.print(f"    linked by: {', '.join(kinds)}", highlight=False)
+        for line in why:
+            out.print(f"    why: {line}", highlight=False)
 
 
 @app.command()
@@ -347,14 +338,14 @@ def demo(
         Path | None, typer.Option(help="Prompt corpus (default: ../shared/corpus if present).")
     ] = None,
 ) -> None:
-    """Simulate a mixed scenario, ingest it into a fresh store, and show what the store holds."""
+    """Simulate a mixed scenario, ingest it, scan it, and show the campaigns found."""
     import shutil
 
     settings = _settings(None, db=workdir / "distillguard.duckdb")
     if corpus is None and Path("../shared/corpus").is_dir():
         corpus = Path("../shared/corpus")
     sim_dir = workdir / "sim"
-    for stale in (sim_dir, settings.db):
+    for stale in (sim_dir, settings.db, Path(str(settings.db) + ".data"), workdir / "findings"):
         if Path(stale).is_dir():
             shutil.rmtree(stale)
         elif Path(stale).exists():
@@ -378,6 +369,16 @@ def demo(
         )
         out.rule("3 · the store")
         _print_summary(store.summary(), settings.db)
+    out.rule("4 · scan: campaigns found")
+    from distillguard.rules import load_rules
+    from distillguard.scan import scan
+
+    with _open(settings, read_only=True) as store:
+        result = scan(store, load_rules(), workdir / "findings")
+    _print_findings(result)
+    out.print(
+        f"findings: {workdir / 'findings'} (accounts.parquet, clusters.parquet, findings.json)"
+    )
     out.print(
         f"\ndemo finished in {time.perf_counter() - started:.0f}s · store: {settings.db} · "
         "next: `distillguard info --db " + str(settings.db) + "`"

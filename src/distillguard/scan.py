@@ -112,7 +112,9 @@ def scan(
     done()
 
     done = step("clusters")
-    cluster_table, cluster_risk = _score_clusters(store, signals, attrs, clusters, rules)
+    cluster_table, cluster_risk = _score_clusters(
+        store, signals, attrs, clusters, rules, own.baselines
+    )
     done()
 
     done = step("findings")
@@ -153,7 +155,12 @@ def _allowlisted(attrs: pa.Table) -> set[str]:
 
 
 def _score_clusters(
-    store: Store, signals: str, attrs: pa.Table, clusters: Clusters, rules: Rules
+    store: Store,
+    signals: str,
+    attrs: pa.Table,
+    clusters: Clusters,
+    rules: Rules,
+    account_baselines: dict[str, float],
 ) -> tuple[pa.Table, dict[str, float]]:
     """Score each cluster as one entity over all its members' traffic."""
     if not clusters.members:
@@ -191,6 +198,9 @@ def _score_clusters(
     combined = rules.model_copy(deep=True)
     combined.evidence.update(rules.cluster_evidence)
     scores = score_accounts(table, combined)
+    # a cluster is compared with the account population, not with the other clusters
+    scores.baselines.update(account_baselines)
+    scores.baselines.update({name: 1.0 for name in rules.cluster_evidence})
     risk = {cid: float(r) for cid, r in zip(scores.account_id, scores.risk, strict=True)}
     rows = table.to_pylist()
     out: dict[str, list[Any]] = {
