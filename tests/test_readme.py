@@ -26,7 +26,7 @@ def test_readme_starts_with_the_two_setup_commands() -> None:
     first_block = re.search(r"```bash\n(.*?)```", text, flags=re.S)
     assert first_block is not None
     assert first_block.group(1).splitlines()[:2] == [
-        "make demo   # creates .venv, installs, simulates a mixed scenario, ingests it, shows the store",
+        "make demo   # creates .venv, installs, simulates a mixed scenario, ingests it, scans it, shows the campaigns",
         "make test   # creates .venv, installs dev tools, runs ruff, mypy and the whole pytest suite",
     ]
     ci = (ROOT / ".ci" / "run").read_text()
