@@ -140,3 +140,33 @@ def test_console_script_help() -> None:
     assert result.returncode == 0
     for command in ("ingest", "simulate", "demo", "info", "export", "schema", "scenarios"):
         assert command in result.stdout
+
+
+def test_scan_and_evaluate_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sim, db, findings = tmp_path / "sim", tmp_path / "dg.duckdb", tmp_path / "findings"
+    assert run(capsys, "simulate", "--scale", "20000", "--seed", "4", "--out", str(sim))[0] == 0
+    assert (
+        run(
+            capsys, "ingest", str(sim / "exchanges"), str(sim / "accounts.parquet"), "--db", str(db)
+        )[0]
+        == 0
+    )
+    code, out, _ = run(capsys, "scan", "--db", str(db), "--out", str(findings))
+    assert code == 0 and "campaign(s) found" in out and "findings in" in out
+    assert (findings / "accounts.parquet").is_file() and (findings / "findings.json").is_file()
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "--findings",
+        str(findings),
+        "--truth",
+        str(sim / "truth.parquet"),
+        "--db",
+        str(db),
+    )
+    assert code == 0 and "| distillguard |" in out and "| rate limit |" in out
+    assert (findings / "evaluation.md").is_file() and (findings / "evaluation.json").is_file()
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("bias: [\n")
+    code, _, err = run(capsys, "scan", "--db", str(db), "--out", str(findings), "--rules", str(bad))
+    assert code == 3 and "rules.yaml" in err
