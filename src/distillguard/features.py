@@ -24,15 +24,17 @@ def _normalise(expr: str) -> str:
     return f"regexp_replace(regexp_replace(lower({expr}), '[0-9]+', '0', 'g'), '\\s+', ' ', 'g')"
 
 
+TEXT_WINDOW = 2000
+"""Detectors read at most this many characters from each end of a prompt: wrappers and
+instructions sit at the start or the end, and a 100 KB pasted file need not be scanned."""
+
+
 def exchange_signals_sql(
     since: datetime | None = None, until: datetime | None = None
 ) -> tuple[str, list[object]]:
     """One row per exchange: identity, shape, every text detector, template fingerprints."""
-    detectors = [cls() for cls in EXCHANGE_DETECTORS]
-    text_cols = ",\n  ".join(
-        f"{d.sql()} > 0 AS {d.name}" for d in detectors if isinstance(d, PatternDetector)
-    )
-    norm = _normalise("prompt")
+    detectors = [cls("_text") for cls in EXCHANGE_DETECTORS if issubclass(cls, PatternDetector)]
+    text_cols = ",\n  ".join(f"{d.sql()} > 0 AS {d.name}" for d in detectors)
     where: list[str] = []
     params: list[object] = []
     if since is not None:
@@ -42,17 +44,23 @@ def exchange_signals_sql(
         where.append("ts < ?")
         params.append(until)
     sql = f"""
+WITH e AS (
+  SELECT *,
+    CASE WHEN length(prompt) <= {2 * TEXT_WINDOW} THEN prompt
+         ELSE left(prompt, {TEXT_WINDOW}) || chr(10) || right(prompt, {TEXT_WINDOW}) END AS _text
+  FROM exchanges{" WHERE " + " AND ".join(where) if where else ""}
+)
 SELECT request_id, account_id, ts, model, endpoint, status,
   n_messages, n_tools, thinking, max_tokens, input_tokens, output_tokens,
   ip, asn, country, client_fp, user_agent,
   {text_cols},
   n_tools > 0 AS agentic,
-  regexp_matches(prompt, '{NON_LATIN}') AS non_latin,
-  hash(left({norm}, {TEMPLATE_HEAD})) AS head_fp,
-  hash(right({norm}, {TEMPLATE_TAIL})) AS tail_fp,
+  regexp_matches(left(prompt, 500), '{NON_LATIN}') AS non_latin,
+  hash(left({_normalise(f"left(prompt, {2 * TEMPLATE_HEAD})")}, {TEMPLATE_HEAD})) AS head_fp,
+  hash(right({_normalise(f"right(prompt, {2 * TEMPLATE_TAIL})")}, {TEMPLATE_TAIL})) AS tail_fp,
   CASE WHEN system IS NULL OR system = '' THEN NULL ELSE hash(system) END AS system_fp,
   length(prompt) AS prompt_chars
-FROM exchanges{" WHERE " + " AND ".join(where) if where else ""}"""
+FROM e"""
     return sql, params
 
 

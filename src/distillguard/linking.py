@@ -117,29 +117,42 @@ def link(
         if graph
         else []
     )
-    raw = [
-        (sorted(n[1] for n in c if n[0] == "a"), [(n[1], n[2]) for n in c if n[0] == "t"])
-        for c in communities
-    ]
-    merged_accounts, merged_tokens = _merge_on_strong_tokens(
-        [r[0] for r in raw], {i: r[1] for i, r in enumerate(raw)}, holders, config
-    )
+    tokens_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for key in weights:
+        for a in holders[key]:
+            tokens_of[a].append(key)
+
+    def shared_tokens(a: str, group: set[str]) -> list[tuple[str, str]]:
+        """Linking tokens ``a`` shares with at least one other account of ``group``."""
+        return [k for k in tokens_of[a] if len(holders[k] & group) >= 2]
+
+    def candidates(group: set[str]) -> list[str]:
+        return sorted(
+            a
+            for a in group
+            if any(config.kinds[k[0]] >= config.merge_min_weight for k in shared_tokens(a, group))
+        )
+
+    raw = [candidates({n[1] for n in c if n[0] == "a"}) for c in communities]
+    raw = [r for r in raw if len(r) >= 2]
+    merged = _merge_on_strong_tokens(raw, holders, config)
     groups: list[list[str]] = []
-    linking_tokens: dict[int, list[tuple[str, str]]] = {}
     attachment: dict[str, float] = {}
-    for i, in_community in enumerate(merged_accounts):
-        token_keys = set(merged_tokens[i])
+    for community in merged:
+        group = set(community)
         members = []
-        for a in in_community:
-            mine = [(t[1], t[2]) for t in graph[("a", a)] if (t[1], t[2]) in token_keys]
+        for a in community:
+            mine = shared_tokens(a, group)
             strength = sum(weights[k] for k in mine)
             attachment[a] = strength
             strong = any(config.kinds[k[0]] >= config.merge_min_weight for k in mine)
             if strength >= config.min_attachment and strong:  # infrastructure alone never links
                 members.append(a)
         if len(members) >= 2:
-            linking_tokens[len(groups)] = sorted(token_keys)
             groups.append(members)
+    linking_tokens = {
+        i: sorted({k for a in g for k in shared_tokens(a, set(g))}) for i, g in enumerate(groups)
+    }
     groups, linking_tokens = _split_on_strong_tokens(groups, linking_tokens, holders, config)
     order = sorted(range(len(groups)), key=lambda g: (-len(groups[g]), groups[g][0]))
     members_by_id: dict[str, list[str]] = {}
@@ -160,38 +173,31 @@ def link(
 
 def _merge_on_strong_tokens(
     groups: list[list[str]],
-    tokens: dict[int, list[tuple[str, str]]],
     holders: dict[tuple[str, str], set[str]],
     config: Linking,
-) -> tuple[list[list[str]], dict[int, list[tuple[str, str]]]]:
+) -> list[list[str]]:
     """Merge communities that share a strong token held by most members of each.
 
-    Louvain (at resolution 1) splits a very large, loosely knit campaign such as a hydra
-    cluster into sub-communities; the reseller's gateway fingerprint, held by most accounts
-    of every sub-community, puts it back together. Weak kinds (ASN, subnet) never merge."""
+    Louvain splits a very large, loosely knit campaign such as a hydra cluster into
+    sub-communities; the reseller's gateway fingerprint, held by most accounts of every
+    sub-community, puts it back together. Weak kinds (ASN, subnet, sync) never merge."""
     ds: _DisjointSet[int] = _DisjointSet(range(len(groups)))
     sets = [set(g) for g in groups]
-    where: dict[tuple[str, str], list[int]] = defaultdict(list)
     for key, accounts in holders.items():
         if config.kinds.get(key[0], 0.0) < config.merge_min_weight:
             continue
-        for i, members in enumerate(sets):
-            shared = len(accounts & members)
-            if shared >= 2 and shared >= config.merge_share * len(members):
-                where[key].append(i)
-    for idx in where.values():
-        for j in idx[1:]:
-            ds.union(idx[0], j)
+        hit = [
+            i
+            for i, members in enumerate(sets)
+            if len(accounts & members) >= 2
+            and len(accounts & members) >= config.merge_share * len(members)
+        ]
+        for j in hit[1:]:
+            ds.union(hit[0], j)
     merged: dict[int, list[str]] = defaultdict(list)
-    merged_tokens: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for i, g in enumerate(groups):
-        root = ds.find(i)
-        merged[root].extend(g)
-        merged_tokens[root].update(tokens[i])
-    roots = sorted(merged)
-    return [sorted(merged[r]) for r in roots], {
-        k: sorted(merged_tokens[r]) for k, r in enumerate(roots)
-    }
+        merged[ds.find(i)].extend(g)
+    return [sorted(merged[r]) for r in sorted(merged)]
 
 
 def _split_on_strong_tokens(
