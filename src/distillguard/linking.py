@@ -21,7 +21,7 @@ components over strong tokens (weak kinds never bridge two campaigns).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -122,37 +122,38 @@ def link(
         for a in holders[key]:
             tokens_of[a].append(key)
 
-    def shared_tokens(a: str, group: set[str]) -> list[tuple[str, str]]:
-        """Linking tokens ``a`` shares with at least one other account of ``group``."""
-        return [k for k in tokens_of[a] if len(holders[k] & group) >= 2]
+    def counts_in(group: Iterable[str]) -> Counter[tuple[str, str]]:
+        """How many accounts of ``group`` hold each linking token (linear in the group)."""
+        return Counter(k for a in group for k in tokens_of[a])
 
-    def candidates(group: set[str]) -> list[str]:
+    def is_strong(key: tuple[str, str]) -> bool:
+        return config.kinds[key[0]] >= config.merge_min_weight
+
+    def candidates(group: list[str]) -> list[str]:
+        """Accounts sharing at least one strong token with another account of ``group``."""
+        counts = counts_in(group)
         return sorted(
-            a
-            for a in group
-            if any(config.kinds[k[0]] >= config.merge_min_weight for k in shared_tokens(a, group))
+            a for a in group if any(counts[k] >= 2 and is_strong(k) for k in tokens_of[a])
         )
 
-    raw = [candidates({n[1] for n in c if n[0] == "a"}) for c in communities]
-    raw = [r for r in raw if len(r) >= 2]
-    merged = _merge_on_strong_tokens(raw, holders, config)
+    raw = [candidates([n[1] for n in c if n[0] == "a"]) for c in communities]
+    merged = _merge_on_strong_tokens([r for r in raw if len(r) >= 2], tokens_of, config)
     groups: list[list[str]] = []
+    linking_tokens: dict[int, list[tuple[str, str]]] = {}
     attachment: dict[str, float] = {}
     for community in merged:
-        group = set(community)
+        counts = counts_in(community)
         members = []
         for a in community:
-            mine = shared_tokens(a, group)
+            mine = [k for k in tokens_of[a] if counts[k] >= 2]
             strength = sum(weights[k] for k in mine)
             attachment[a] = strength
-            strong = any(config.kinds[k[0]] >= config.merge_min_weight for k in mine)
-            if strength >= config.min_attachment and strong:  # infrastructure alone never links
-                members.append(a)
+            if strength >= config.min_attachment and any(is_strong(k) for k in mine):
+                members.append(a)  # infrastructure alone never links
         if len(members) >= 2:
+            member_counts = counts_in(members)
+            linking_tokens[len(groups)] = sorted(k for k, n in member_counts.items() if n >= 2)
             groups.append(members)
-    linking_tokens = {
-        i: sorted({k for a in g for k in shared_tokens(a, set(g))}) for i, g in enumerate(groups)
-    }
     groups, linking_tokens = _split_on_strong_tokens(groups, linking_tokens, holders, config)
     order = sorted(range(len(groups)), key=lambda g: (-len(groups[g]), groups[g][0]))
     members_by_id: dict[str, list[str]] = {}
@@ -173,7 +174,7 @@ def link(
 
 def _merge_on_strong_tokens(
     groups: list[list[str]],
-    holders: dict[tuple[str, str], set[str]],
+    tokens_of: dict[str, list[tuple[str, str]]],
     config: Linking,
 ) -> list[list[str]]:
     """Merge communities that share a strong token held by most members of each.
@@ -182,18 +183,19 @@ def _merge_on_strong_tokens(
     sub-communities; the reseller's gateway fingerprint, held by most accounts of every
     sub-community, puts it back together. Weak kinds (ASN, subnet, sync) never merge."""
     ds: _DisjointSet[int] = _DisjointSet(range(len(groups)))
-    sets = [set(g) for g in groups]
-    for key, accounts in holders.items():
-        if config.kinds.get(key[0], 0.0) < config.merge_min_weight:
-            continue
-        hit = [
-            i
-            for i, members in enumerate(sets)
-            if len(accounts & members) >= 2
-            and len(accounts & members) >= config.merge_share * len(members)
-        ]
-        for j in hit[1:]:
-            ds.union(hit[0], j)
+    first_with: dict[tuple[str, str], int] = {}
+    for i, members in enumerate(groups):
+        counts = Counter(k for a in members for k in tokens_of[a])
+        for key, n in counts.items():
+            if (
+                config.kinds.get(key[0], 0.0) >= config.merge_min_weight
+                and n >= 2
+                and n >= config.merge_share * len(members)
+            ):
+                if key in first_with:
+                    ds.union(first_with[key], i)
+                else:
+                    first_with[key] = i
     merged: dict[int, list[str]] = defaultdict(list)
     for i, g in enumerate(groups):
         merged[ds.find(i)].extend(g)
@@ -215,10 +217,11 @@ def _split_on_strong_tokens(
     for i, members in enumerate(groups):
         member_set = set(members)
         ds: _DisjointSet[str] = _DisjointSet(members)
+        by_token: dict[tuple[str, str], list[str]] = defaultdict(list)
         for key in tokens[i]:
-            if config.kinds.get(key[0], 0.0) < config.merge_min_weight:
-                continue
-            shared = sorted(holders[key] & member_set)
+            if config.kinds.get(key[0], 0.0) >= config.merge_min_weight:
+                by_token[key] = sorted(holders[key] & member_set)  # set & walks the smaller set
+        for shared in by_token.values():
             for other in shared[1:]:
                 ds.union(shared[0], other)
         parts: dict[str, list[str]] = defaultdict(list)
