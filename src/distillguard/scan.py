@@ -381,7 +381,12 @@ def _account_findings(
                     "text": "allowlisted: a contract permits bulk generation",
                 },
             )
-        s, n = share.get(account, (1.0 if risk >= rules.verdicts["review"] else 0.0, 0))
+        if account in share:  # clustered: what looks like its campaign's traffic
+            s, n = share[account]
+        elif verdict in ("review", "act"):  # flagged on its own: all of its traffic
+            s, n = 1.0, int(exchanges[i])
+        else:
+            s, n = 0.0, 0
         out["account_id"].append(account)
         out["risk"].append(round(risk, 4))
         out["verdict"].append(verdict)
@@ -390,7 +395,7 @@ def _account_findings(
         out["cluster_risk"].append(round(c_risk, 4) if cid else None)
         out["exchanges"].append(int(exchanges[i]))
         out["campaign_share"].append(round(s, 4))
-        out["campaign_exchanges"].append(n if account in share else (int(exchanges[i]) if s else 0))
+        out["campaign_exchanges"].append(n)
         out["allowlisted"].append(account in allowlisted)
         out["reasons"].append(json.dumps(why))
     table = pa.table(out)
