@@ -116,3 +116,24 @@ def test_scan_of_an_empty_store_is_a_clear_error(tmp_path: Path) -> None:
 def test_evaluate_without_findings(tmp_path: Path, store: dg.Store) -> None:
     with pytest.raises(dg.InputError, match="run `distillguard scan"):
         evaluate(tmp_path, Truth({}, {}, {}), store)
+
+
+def test_detection_delay_in_time_order(scanned: tuple[ScanResult, dg.Store, Path]) -> None:
+    result, store, out = scanned
+    report = evaluate(
+        result.out,
+        load_truth(out / "truth.parquet"),
+        store,
+        baselines=False,
+        delay_checkpoints=4,
+        rules=load_rules(),
+    )
+    delay = report["delay"]
+    assert len(delay["checkpoints"]) == 4
+    for campaign, row in delay["campaigns"].items():
+        assert 0 <= row["exchanges_before_act"] <= row["total_exchanges"], campaign
+        if row["first_act_checkpoint"] is None:
+            assert row["share_before_act"] == 1.0
+    hydra = delay["campaigns"]["camp-hydra"]
+    assert hydra["first_act_checkpoint"] is not None and hydra["share_before_act"] < 1.0
+    assert "Detection delay" in render_markdown(report)

@@ -221,6 +221,13 @@ def evaluate_cmd(
     no_baselines: Annotated[
         bool, typer.Option("--no-baselines", help="Skip the baselines.")
     ] = False,
+    delay_checkpoints: Annotated[
+        int,
+        typer.Option(help="Measure detection delay by rescanning at N time checkpoints (0: off)."),
+    ] = 0,
+    rules_file: Annotated[
+        Path | None, typer.Option("--rules", help="Rules for the delay rescans.")
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -230,7 +237,16 @@ def evaluate_cmd(
     settings = _settings(config, db=db)
     t = load_truth(truth, exchange_truth)
     with _open(settings, read_only=True) as store:
-        report = evaluate(findings, t, store, baselines=not no_baselines)
+        from distillguard.rules import load_rules
+
+        report = evaluate(
+            findings,
+            t,
+            store,
+            baselines=not no_baselines,
+            delay_checkpoints=delay_checkpoints,
+            rules=load_rules(rules_file),
+        )
     md, js = write_report(report, out_dir or findings)
     typer.echo(render_markdown(report))
     out.print(f"written: {md} · {js}")

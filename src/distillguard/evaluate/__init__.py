@@ -13,8 +13,10 @@ import pyarrow.parquet as pq
 
 from distillguard.errors import InputError
 from distillguard.evaluate.baselines import RateLimits, isolation_forest, rate_limit
+from distillguard.evaluate.delay import checkpoints, detection_delay
 from distillguard.evaluate.metrics import Truth, evaluate_flags
 from distillguard.features import account_features_sql
+from distillguard.rules import Rules, load_rules
 from distillguard.store import Store
 
 __all__ = ["Truth", "evaluate", "load_truth", "render_markdown"]
@@ -49,7 +51,13 @@ def load_truth(truth: str | Path, exchange_truth: str | Path | None = None) -> T
 
 
 def evaluate(
-    findings: str | Path, truth: Truth, store: Store, *, baselines: bool = True
+    findings: str | Path,
+    truth: Truth,
+    store: Store,
+    *,
+    baselines: bool = True,
+    delay_checkpoints: int = 0,
+    rules: Rules | None = None,
 ) -> dict[str, Any]:
     """Metrics of the findings in ``findings`` and of each baseline, on the same accounts."""
     fdir = Path(findings)
@@ -80,6 +88,9 @@ def evaluate(
             "contamination": 0.05,
             "n_estimators": 200,
         }
+    if delay_checkpoints:
+        cuts = checkpoints(store, delay_checkpoints)
+        report["delay"] = detection_delay(store, rules or load_rules(), truth, cuts)
     return report
 
 
@@ -122,6 +133,20 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {camp} | {row['accounts']:,} | {row['recall']:.4f} | {row['exchange_recall']:.4f} | "
             f"{row.get('main_cluster') or '—'} | {row.get('coverage', 0):.3f} | {purity} |"
         )
+    if "delay" in report:
+        lines += [
+            "",
+            f"Detection delay, scanning in time order at {len(report['delay']['checkpoints'])} "
+            "checkpoints (exchanges served before the campaign's first `act`; an upper bound):",
+            "",
+            "| campaign | first act at checkpoint | exchanges before act | share of campaign | campaign exchanges |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for camp, row in report["delay"]["campaigns"].items():
+            lines.append(
+                f"| {camp} | {row['first_act_checkpoint'] or 'never'} | {row['exchanges_before_act']:,} | "
+                f"{row['share_before_act']:.2%} | {row['total_exchanges']:,} |"
+            )
     return "\n".join(lines) + "\n"
 
 
