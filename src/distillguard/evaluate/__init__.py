@@ -56,6 +56,9 @@ def evaluate(
     store: Store,
     *,
     baselines: bool = True,
+    embedding_baselines: bool = False,
+    corpus: str | None = None,
+    per_account: int = 16,
     delay_checkpoints: int = 0,
     rules: Rules | None = None,
 ) -> dict[str, Any]:
@@ -87,6 +90,28 @@ def evaluate(
         report["methods"]["isolation forest"]["parameters"] = {
             "contamination": 0.05,
             "n_estimators": 200,
+        }
+    if embedding_baselines:
+        from distillguard.evaluate import embedding_baselines as eb
+        from distillguard.evaluate.embed import MiniLM
+
+        model = MiniLM()
+        signals = (
+            "read_parquet('" + str(fdir / "exchange_signals.parquet").replace("'", "''") + "')"
+        )
+        samples = eb.sample_prompts(store, signals, per_account=per_account)
+        embedded = eb.embed_samples(samples, model)
+        reference = model.encode(list(eb.reference_prompts(corpus)))
+        report["methods"]["PRADA"] = evaluate_flags(eb.prada(embedded), exchanges, truth)
+        report["methods"]["PRADA"]["parameters"] = {
+            "delta": 0.96,
+            "prompts_per_account": per_account,
+        }
+        report["methods"]["MMD"] = evaluate_flags(eb.mmd(embedded, reference), exchanges, truth)
+        report["methods"]["MMD"]["parameters"] = {
+            "benign_fpr": 0.003,
+            "prompts_per_account": per_account,
+            "reference": "corpus chat" if corpus else "generator chat",
         }
     if delay_checkpoints:
         cuts = checkpoints(store, delay_checkpoints)
