@@ -137,3 +137,16 @@ def test_detection_delay_in_time_order(scanned: tuple[ScanResult, dg.Store, Path
     hydra = delay["campaigns"]["camp-hydra"]
     assert hydra["first_act_checkpoint"] is not None and hydra["share_before_act"] < 1.0
     assert "Detection delay" in render_markdown(report)
+
+
+def test_scan_learns_weights_from_analyst_labels(
+    scanned: tuple[ScanResult, dg.Store, Path], tmp_path: Path
+) -> None:
+    _, store, out = scanned
+    truth = pq.read_table(out / "truth.parquet").to_pylist()
+    labels = {t["account_id"]: t["label"] == "attack" for t in truth[:200]}
+    result = scan(store, load_rules(), tmp_path / "learned", labels=labels)
+    assert (tmp_path / "learned" / "learned_rules.yaml").is_file()
+    assert result.accounts.num_rows > 0
+    with pytest.raises(dg.InputError, match="at least one attack and one legitimate"):
+        scan(store, load_rules(), tmp_path / "bad", labels={truth[0]["account_id"]: True})

@@ -178,6 +178,13 @@ def scan_cmd(
     rules_file: Annotated[
         Path | None, typer.Option("--rules", help="Detection rules YAML (default: packaged).")
     ] = None,
+    labels_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            help="Analyst labels (account_id, label legit|attack) to learn weights from.",
+        ),
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -187,6 +194,7 @@ def scan_cmd(
 
     settings = _settings(config, db=db)
     rules = load_rules(rules_file)
+    labels = _read_labels(labels_file) if labels_file else None
     started = time.perf_counter()
     with _open(settings, read_only=True) as store:
         result = scan(
@@ -195,6 +203,7 @@ def scan_cmd(
             out_dir,
             since=_parse_time(since, "--since"),
             until=_parse_time(until, "--until"),
+            labels=labels,
             progress=lambda step: err.print(f"[dim]· {step}[/]") if settings.progress else None,
         )
     _print_findings(result)
@@ -261,6 +270,41 @@ def evaluate_cmd(
     md, js = write_report(report, out_dir or findings)
     typer.echo(render_markdown(report))
     out.print(f"written: {md} · {js}")
+
+
+def _read_labels(path: Path) -> dict[str, bool]:
+    """Analyst labels from a truth-shaped file (Parquet, JSONL or CSV: account_id, label)."""
+    import pyarrow.csv as pacsv
+    import pyarrow.json as pajson
+    import pyarrow.parquet as pq
+
+    from distillguard.errors import InputError
+
+    try:
+        name = path.name.lower()
+        if name.endswith(".parquet"):
+            table = pq.read_table(path)
+        elif name.endswith(".csv"):
+            table = pacsv.read_csv(path)
+        else:
+            table = pajson.read_json(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read labels: {exc}", path=path) from exc
+    if not {"account_id", "label"} <= set(table.column_names):
+        raise InputError(
+            "labels need the columns account_id and label (legit or attack)", path=path
+        )
+    out = {}
+    for row, (account, label) in enumerate(
+        zip(table.column("account_id").to_pylist(), table.column("label").to_pylist(), strict=True),
+        start=1,
+    ):
+        if label not in ("legit", "attack"):
+            raise InputError(
+                f"row {row}, field 'label': {label!r} is not one of: legit, attack", path=path
+            )
+        out[str(account)] = label == "attack"
+    return out
 
 
 def _print_findings(result: Any) -> None:

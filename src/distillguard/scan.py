@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 from distillguard.errors import InputError
 from distillguard.features import (
@@ -28,7 +29,7 @@ from distillguard.features import (
 )
 from distillguard.linking import Clusters, link
 from distillguard.rules import VERDICTS, Rules
-from distillguard.scoring import AccountScores, reasons, score_accounts
+from distillguard.scoring import AccountScores, fit_weights, reasons, score_accounts
 from distillguard.store import Store
 
 FINDINGS_VERSION = "1"
@@ -68,9 +69,13 @@ def scan(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    labels: dict[str, bool] | None = None,
     progress: Progress | None = None,
 ) -> ScanResult:
-    """Scan the store's exchanges in ``[since, until)`` and write findings to ``out``."""
+    """Scan the store's exchanges in ``[since, until)`` and write findings to ``out``.
+
+    ``labels`` (account → is an attack), from analysts, re-fit the evidence weights before
+    scoring; the learned rules are written to ``out/learned_rules.yaml`` for review."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -97,6 +102,8 @@ def scan(
     attrs = store.query_with(
         account_attributes_sql("_features", rules.disposable_domains), _features=features
     )
+    if labels:
+        rules = _learn(attrs, labels, rules, out_dir)
     own = score_accounts(attrs, rules)
     done()
 
@@ -140,6 +147,21 @@ def scan(
         encoding="utf-8",
     )
     return result
+
+
+def _learn(attrs: pa.Table, labels: dict[str, bool], rules: Rules, out_dir: Path) -> Rules:
+    ids = attrs.column("account_id").to_pylist()
+    keep = [i for i, a in enumerate(ids) if a in labels]
+    if len({labels[ids[i]] for i in keep}) < 2:
+        raise InputError(
+            "labels must name at least one attack and one legitimate account present in the window"
+        )
+    y = np.array([labels[ids[i]] for i in keep], dtype=float)
+    learned = fit_weights(attrs.take(pa.array(keep)), y, rules)
+    (out_dir / "learned_rules.yaml").write_text(
+        yaml.safe_dump(learned.model_dump(), sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
+    return learned
 
 
 def _allowlisted(attrs: pa.Table) -> set[str]:
