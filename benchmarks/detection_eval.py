@@ -34,7 +34,12 @@ def run(seed: int, split: str, args: argparse.Namespace) -> str:
         t1 = time.perf_counter()
         result = scan(store, load_rules(args.rules), work / "findings")
         t2 = time.perf_counter()
-        report = evaluate(work / "findings", load_truth(sim / "truth.parquet"), store, delay_checkpoints=args.delay)
+        report = evaluate(
+            work / "findings",
+            load_truth(sim / "truth.parquet"),
+            store,
+            delay_checkpoints=args.delay,
+        )
     write_report(report, work / "findings")
     head = (
         f"### seed {seed} (corpus half `{split}`{', tuning' if split == 'tune' else ', held out'})\n\n"

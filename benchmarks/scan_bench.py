@@ -9,25 +9,10 @@ the floor any analysis of the full log pays. Each runs in its own process; peak 
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-STEP = """
-import resource, time
-t = time.perf_counter()
-{body}
-print(f"{{time.perf_counter() - t:.1f}} {{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}}")
-"""
-
-
-def run(body: str) -> tuple[float, float]:
-    out = subprocess.run(
-        [sys.executable, "-c", STEP.format(body=body)], capture_output=True, text=True, check=True
-    )
-    seconds, mb = out.stdout.split()[-2:]
-    return float(seconds), float(mb)
+from _step import run_step
 
 
 def main() -> None:
@@ -37,12 +22,12 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "dg-scan-bench"))
     args = ap.parse_args()
     parts = str(Path(args.db + ".data") / "exchanges" / "*.parquet")
-    bare = run(
+    bare = run_step(
         "import duckdb\n"
         f"con = duckdb.connect(config={{'memory_limit': {args.memory_limit!r}}})\n"
         f"con.sql(\"SELECT count(*), sum(hash(COLUMNS(*))) FROM read_parquet('{parts}')\").fetchall()"
     )
-    scan = run(
+    scan = run_step(
         "import distillguard as dg\n"
         "from distillguard.rules import load_rules\n"
         "from distillguard.scan import scan\n"

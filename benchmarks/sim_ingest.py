@@ -10,27 +10,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-STEP = """
-import resource, sys, time
-import distillguard as dg
-t = time.perf_counter()
-{body}
-print(f"{{time.perf_counter() - t:.1f}} {{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}}")
-"""
-
-
-def run(body: str) -> tuple[float, float]:
-    out = subprocess.run(
-        [sys.executable, "-c", STEP.format(body=body)], capture_output=True, text=True, check=True
-    )
-    seconds, mb = out.stdout.split()[-2:]
-    return float(seconds), float(mb)
+from _step import run_step
 
 
 def main() -> None:
@@ -59,15 +43,15 @@ def main() -> None:
     rows = [
         (
             "simulate",
-            run(
+            run_step(
                 f"dg.simulate('mixed', {args.scale}, {args.seed}, {str(work / 'sim')!r}, corpus={corpus})"
             ),
         ),
-        ("ingest (new)", run(ingest)),
-        ("ingest again (all duplicates)", run(ingest)),
+        ("ingest (new)", run_step(ingest)),
+        ("ingest again (all duplicates)", run_step(ingest)),
         (
             "bare DuckDB count over the parts",
-            run(
+            run_step(
                 f"import duckdb\nduckdb.sql(\"SELECT count(*), sum(output_tokens) FROM read_parquet('{db}.data/exchanges/*.parquet')\").fetchall()"
             ),
         ),

@@ -26,7 +26,9 @@ import pyarrow.parquet as pq
 
 from distillguard.errors import SimulationError
 from distillguard.schema import ACCOUNTS, EXCHANGE_TRUTH, EXCHANGES, TRUTH, KindSpec
-from distillguard.sim.actors import CAMPAIGNS, LEGIT, Account, Ids, groups
+from distillguard.sim.actors import Account, Ids, groups
+from distillguard.sim.campaigns import CAMPAIGNS
+from distillguard.sim.personas import LEGIT
 from distillguard.sim.textpool import SPLITS, TextPools, generated_pools, load_corpus
 from distillguard.sim.traffic import exchanges
 
