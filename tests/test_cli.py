@@ -168,7 +168,9 @@ def test_scan_and_evaluate_commands(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (findings / "evaluation.md").is_file() and (findings / "evaluation.json").is_file()
     labels = tmp_path / "labels.csv"
     labels.write_text("account_id,label\nacct_x,maybe\n")
-    code, _, err = run(capsys, "scan", "--db", str(db), "--out", str(findings), "--labels", str(labels))
+    code, _, err = run(
+        capsys, "scan", "--db", str(db), "--out", str(findings), "--labels", str(labels)
+    )
     assert code == 4 and "row 1, field 'label'" in err
     bad = tmp_path / "rules.yaml"
     bad.write_text("bias: [\n")
