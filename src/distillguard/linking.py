@@ -1,22 +1,21 @@
 """Linking accounts into clusters (campaigns) through what they share.
 
-An account is described by tokens: payment methods, email stems, client fingerprints, /24
-subnets, ASNs, prompt templates and system prompts. A token links its accounts only when
-(1) it is shared, by at most ``max_token_accounts`` accounts, and (2) the accounts holding
-it are, on average, suspicious on their own (*token suspicion*): a cloud ASN or a popular
-SDK's fingerprint is shared by thousands of benign accounts and links nobody, while a
-reseller's gateway fingerprint is shared by accounts that each look a little wrong. An
-account joins a cluster when it shares at least one strong token (payment, email stem,
-fingerprint, template or system prompt: ASNs and subnets strengthen a link but never make
-one) and the kind weights of its linking tokens add up to
-``min_attachment``. A token's weight is its kind's weight times its rarity (an ASN shared
-by half the population weighs little). Communities come from Louvain modularity on the
-weighted account–token graph (networkx, seeded: deterministic), which does not merge two
-campaigns through one bridging token the way connected components would; an account is a
-member only when its weight to its community's tokens reaches ``min_attachment``. Then
-communities that share a strong token held by most members of each are merged (a hydra
-split by Louvain comes back together), and every community is split into its connected
-components over strong tokens (weak kinds never bridge two campaigns).
+An account is described by tokens: payment methods, email stems, client fingerprints,
+prompt templates, system prompts (strong kinds) and 2-minute burst windows, /24 subnets and
+ASNs (weak kinds). The steps, in order:
+
+1. A token links only if it is shared (by 2 to ``max_token_accounts`` accounts) and at
+   least ``token_suspicion`` of its holders are somewhat suspicious on their own: a cloud
+   ASN or a popular SDK's fingerprint is shared by thousands of benign accounts and links
+   nobody; a reseller's gateway fingerprint is shared by accounts that each look a little
+   wrong. Weight = kind weight, times rarity for weak kinds.
+2. Louvain communities (networkx, seeded: deterministic) on the weighted account–token graph.
+3. Communities that share a strong token held by most of each one's accounts are merged:
+   Louvain splits a large, loosely knit hydra; its gateway fingerprint puts it back together.
+4. An account is a member when the tokens it shares inside its community weigh at least
+   ``min_attachment`` and include a strong one: infrastructure alone never links.
+5. Each cluster is split into its connected components over strong tokens, so weak kinds
+   never bridge two campaigns that rent the same proxy range or work the same hours.
 """
 
 from __future__ import annotations
