@@ -196,3 +196,12 @@ def test_all_traffic_falls_inside_the_window(frame) -> None:  # type: ignore[no-
     ex, _, _ = frame
     days = _days(ex)
     assert days.min() >= 0 and days.max() < 42
+
+
+def test_capped_volumes_are_redistributed_not_lost() -> None:
+    from distillguard.sim.campaigns import _within_caps
+
+    out = _within_caps(np.array([500, 10, 10, 3]), np.array([100, 100, 100, 300]))
+    assert out.sum() == 523 and (out <= [100, 100, 100, 300]).all()
+    full = _within_caps(np.array([500, 10]), np.array([100, 100]))
+    assert full.tolist() == [100, 100]  # every account at its cap: smaller than asked

@@ -39,6 +39,24 @@ class CampaignStyle:
     size_sigma: float = 0.6
 
 
+def _within_caps(sizes: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    """Clip volumes to per-account caps and hand what was cut to accounts with headroom, so
+    the campaign keeps its volume (a reseller spreads load under each account's limit)."""
+    out: np.ndarray = np.minimum(sizes, caps)
+    excess = int(sizes.sum() - out.sum())
+    while excess > 0:
+        room = caps - out
+        open_ = np.flatnonzero(room > 0)
+        if open_.size == 0:
+            break  # every account is at its cap: the campaign is smaller than asked
+        take = np.minimum(room[open_], max(1, excess // open_.size))
+        before = np.cumsum(take) - take  # moved by the accounts ahead of each one
+        take = np.clip(excess - before, 0, take)  # never move more than the excess
+        out[open_] += take
+        excess -= int(take.sum())
+    return out
+
+
 def _choice(rng: np.random.Generator, weights: dict[str, float]) -> str:
     keys = list(weights)
     p = np.array([weights[k] for k in keys], float)
@@ -108,10 +126,8 @@ def campaign(
         sizes = np.floor(weights / weights.sum() * (total - len(slots))).astype(np.int64) + 1
         sizes[int(np.argmax(weights))] += total - int(sizes.sum())
         if style.per_account_daily_cap:
-            sizes = np.minimum(
-                sizes,
-                np.maximum(1, (durations / DAY * style.per_account_daily_cap).astype(np.int64)),
-            )
+            caps = np.maximum(1, (durations / DAY * style.per_account_daily_cap).astype(np.int64))
+            sizes = _within_caps(sizes, caps)
         accounts = []
         for i, ((s, e), n) in enumerate(zip(slots, sizes, strict=True)):
             kind = _choice(rng, style.ip_kinds)
