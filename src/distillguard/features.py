@@ -161,10 +161,15 @@ stems AS (
     TRY_CAST(regexp_extract(local_part, '([0-9]+)$', 1) AS BIGINT) AS email_number
   FROM a WHERE email IS NOT NULL
 ),
-stem_groups AS (  -- dense numbering under one stem: dev.0001, dev.0002, ... (not 7 random ages)
-  SELECT email_stem, count(*) AS stem_accounts,
-    (max(email_number) - min(email_number) + 1) <= 3 * count(*) AS dense
-  FROM stems WHERE email_number IS NOT NULL GROUP BY email_stem HAVING count(*) >= 3
+runs AS (  -- consecutive numbers under one stem share (number - rank)
+  SELECT email_stem, email_number - row_number() OVER (PARTITION BY email_stem ORDER BY email_number) AS run
+  FROM (SELECT DISTINCT email_stem, email_number FROM stems WHERE email_number IS NOT NULL)
+),
+stem_groups AS (  -- sequential sign-ups: dev.0017 … dev.0021 (a run of 5), not random name collisions
+  SELECT r.email_stem, max(r.n) >= 5 AS dense, any_value(c.stem_accounts) AS stem_accounts
+  FROM (SELECT email_stem, run, count(*) AS n FROM runs GROUP BY ALL) r
+  JOIN (SELECT email_stem, count(*) AS stem_accounts FROM stems GROUP BY email_stem) c USING (email_stem)
+  GROUP BY r.email_stem
 ),
 payments AS (
   SELECT payment_fp, count(*) AS payment_accounts FROM accounts WHERE payment_fp IS NOT NULL GROUP BY payment_fp
@@ -201,14 +206,16 @@ def link_tokens_sql(
     Templates count only when they make up a real part of the account's traffic."""
     return f"""
 WITH per_account AS (SELECT account_id, count(*) AS n FROM {signals} GROUP BY account_id),
-tmpl AS (
-  SELECT s.account_id, 'template' AS kind, 'tail:' || s.tail_fp::VARCHAR AS token, count(*) AS c
-  FROM {signals} s GROUP BY ALL
+tmpl AS (  -- a template is a fixed start or end around content that varies
+  SELECT s.account_id, 'template' AS kind, 'tail:' || s.tail_fp::VARCHAR AS token, count(*) AS c,
+         count(DISTINCT s.head_fp) AS fills
+  FROM {signals} s GROUP BY s.account_id, s.tail_fp
   UNION ALL
-  SELECT s.account_id, 'template', 'head:' || s.head_fp::VARCHAR, count(*) FROM {signals} s GROUP BY ALL
+  SELECT s.account_id, 'template', 'head:' || s.head_fp::VARCHAR, count(*), count(DISTINCT s.tail_fp)
+  FROM {signals} s GROUP BY s.account_id, s.head_fp
 )
 SELECT t.account_id, t.kind, t.token FROM tmpl t JOIN per_account p USING (account_id)
-  WHERE t.c >= greatest({min_template_uses}, 0.05 * p.n)
+  WHERE t.c >= greatest({min_template_uses}, 0.05 * p.n) AND t.fills >= 0.5 * t.c
 UNION
 SELECT DISTINCT account_id, 'subnet', regexp_extract(ip, '^(\\d+\\.\\d+\\.\\d+)\\.', 1)
   FROM {signals} WHERE ip LIKE '%.%.%.%'
