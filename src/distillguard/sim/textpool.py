@@ -11,7 +11,7 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,20 +40,14 @@ class TextPools:
     source: str
 
     def __post_init__(self) -> None:
-        for name in (
-            "chat",
-            "math",
-            "code",
-            "general",
-            "gsm8k",
-            "humaneval",
-            "tool_requests",
-            "responses",
-        ):
-            if not getattr(self, name):
+        for name in _POOLS:
+            if name != "tool_defs" and not getattr(self, name):  # tool_defs pair tool_requests
                 raise CorpusError(
                     f"{self.source}: no {name} prompts after the split; use --split all"
                 )
+
+
+_POOLS = tuple(f.name for f in fields(TextPools) if f.name != "source")
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
@@ -92,20 +86,7 @@ def load_corpus(directory: str | Path, split: str = "all") -> TextPools:
         raise CorpusError(
             f"{root}: missing corpus file(s): {', '.join(m + '.jsonl.gz' for m in missing)}"
         )
-    pools: dict[str, list[str]] = {
-        k: []
-        for k in (
-            "chat",
-            "math",
-            "code",
-            "general",
-            "gsm8k",
-            "humaneval",
-            "tool_requests",
-            "tool_defs",
-            "responses",
-        )
-    }
+    pools: dict[str, list[str]] = {k: [] for k in _POOLS}
     for name in CORPUS_FILES:
         for rec in _records(root / f"{name}.jsonl.gz"):
             if not _in_split(str(rec.get("id", rec["text"])), split):

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from distillguard.schema import EXCHANGES
 from distillguard.sim import templates as T
 from distillguard.sim import timing
 from distillguard.sim.actors import (
@@ -271,40 +272,7 @@ def _rows(
     think_tokens = rng.lognormal(7.0, 0.7, n)
     req_ids = rng.integers(0, 1 << 62, n)
     customer_systems = T.RESELLER_CUSTOMER_SYSTEMS
-    out: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "request_id",
-            "ts",
-            "account_id",
-            "org_id",
-            "api_key_id",
-            "ip",
-            "asn",
-            "asn_org",
-            "country",
-            "user_agent",
-            "client_fp",
-            "endpoint",
-            "model",
-            "system",
-            "prompt",
-            "messages",
-            "n_messages",
-            "tools",
-            "n_tools",
-            "thinking",
-            "temperature",
-            "max_tokens",
-            "input_tokens",
-            "output_tokens",
-            "reasoning_tokens",
-            "response",
-            "stop_reason",
-            "status",
-            "latency_ms",
-        )
-    }
+    out: dict[str, list[Any]] = {k: [] for k in EXCHANGES.names}
     key_id = "key_" + acct.account_id[-8:]
     prev_prompt = ""
     for i in range(n):
