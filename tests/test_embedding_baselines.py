@@ -50,6 +50,16 @@ def test_encoder_gives_unit_vectors_that_capture_meaning(model: MiniLM) -> None:
     assert model.encode([]).shape == (0, 384)
 
 
+def test_encoding_does_not_depend_on_batching_padding_or_duplicates(model: MiniLM) -> None:
+    texts = [*CHAT, TEMPLATED[0], "", CHAT[0], "x" * 5000]
+    alone = np.stack([model.encode([t])[0] for t in texts])
+    seen: list[int] = []
+    together = model.encode(texts, batch=4, progress=seen.append)
+    assert np.allclose(alone, together, atol=1e-5)
+    assert np.array_equal(together[0], together[len(CHAT) + 2])  # the duplicate
+    assert sum(seen) == len(set(texts))  # each distinct text embedded once
+
+
 def test_mmd_flags_a_templated_window_not_a_benign_one(model: MiniLM) -> None:
     reference = model.encode(CHAT * 3)
     embedded = {"templated": model.encode(TEMPLATED[:8]), "benign": model.encode(CHAT[4:12])}

@@ -103,3 +103,35 @@ def test_linking_is_deterministic() -> None:
     rows, risk = population(hydra=25, legit=200)
     first = link(tokens(rows), risk, RULES.linking).members
     assert link(tokens(rows), risk, RULES.linking).members == first
+
+
+def test_signup_bursts_become_weak_tokens_that_never_link_alone() -> None:
+    import duckdb
+
+    from distillguard.features import link_tokens_sql
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE sig AS SELECT 'a' || i AS account_id, NULL::UBIGINT AS head_fp,"
+        " NULL::UBIGINT AS tail_fp, NULL::VARCHAR AS ip, NULL::INT AS asn, TIMESTAMP '2026-05-01' AS ts"
+        " FROM range(6) t(i)"
+    )
+    con.execute(
+        "CREATE TABLE attrs AS SELECT 'a' || i AS account_id, NULL::VARCHAR AS main_client_fp,"
+        " NULL::UBIGINT AS main_system_fp, NULL::VARCHAR AS payment_fp, 1 AS shared_payment,"
+        " 0.0 AS email_pattern, 1 AS stem_accounts, NULL::VARCHAR AS email_stem,"
+        " CASE WHEN i < 4 THEN TIMESTAMP '2026-04-30 03:01' + INTERVAL (i) MINUTE"
+        "      WHEN i = 4 THEN TIMESTAMP '2026-01-02 10:00' END AS created_at"
+        " FROM range(6) t(i)"
+    )
+    rows = con.sql(link_tokens_sql("sig", "attrs")).fetchall()
+    signup = sorted((a, t) for a, k, t in rows if k == "signup")
+    assert signup == [
+        ("a0", "2026-04-30T03:00"),
+        ("a1", "2026-04-30T03:00"),
+        ("a2", "2026-04-30T03:00"),
+        ("a3", "2026-04-30T03:00"),
+        ("a4", "2026-01-02T10:00"),
+    ]  # a5 has no creation time: no token
+    risk = {a: 0.5 for a, _ in signup}
+    assert link(tokens([(a, "signup", t) for a, t in signup]), risk, RULES.linking).members == {}

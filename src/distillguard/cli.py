@@ -254,7 +254,10 @@ def evaluate_cmd(
 
     settings = _settings(config, db=db)
     t = load_truth(truth, exchange_truth)
-    with _open(settings, read_only=True) as store:
+    with (
+        _open(settings, read_only=True) as store,
+        _progress(settings, "embed prompts", bytes_=False) as hook,
+    ):
         from distillguard.rules import load_rules
 
         report = evaluate(
@@ -266,6 +269,7 @@ def evaluate_cmd(
             rules=load_rules(rules_file),
             embedding_baselines=embeddings,
             corpus=str(corpus) if corpus else None,
+            progress=hook,
         )
     md, js = write_report(report, out_dir or findings)
     typer.echo(render_markdown(report))

@@ -24,6 +24,11 @@ def _normalise(expr: str) -> str:
     return f"regexp_replace(regexp_replace(lower({expr}), '[0-9]+', '0', 'g'), '\\s+', ' ', 'g')"
 
 
+SAMPLE_EVERY = 32
+SAMPLE_CHARS = 600
+"""One exchange in ``SAMPLE_EVERY`` (by a hash of its request id) keeps the first
+``SAMPLE_CHARS`` characters of its prompt as ``text_sample`` for near-duplicate detection."""
+
 TEXT_WINDOW = 2000
 """Detectors read at most this many characters from each end of a prompt: wrappers and
 instructions sit at the start or the end, and a 100 KB pasted file need not be scanned."""
@@ -59,7 +64,8 @@ SELECT request_id, account_id, ts, model, endpoint, status,
   hash(left({_normalise(f"left(prompt, {2 * TEMPLATE_HEAD})")}, {TEMPLATE_HEAD})) AS head_fp,
   hash(right({_normalise(f"right(prompt, {2 * TEMPLATE_TAIL})")}, {TEMPLATE_TAIL})) AS tail_fp,
   CASE WHEN system IS NULL OR system = '' THEN NULL ELSE hash(system) END AS system_fp,
-  length(prompt) AS prompt_chars
+  length(prompt) AS prompt_chars,
+  CASE WHEN hash(request_id) % {SAMPLE_EVERY} = 0 THEN left(prompt, {SAMPLE_CHARS}) END AS text_sample
 FROM e"""
     return sql, params
 
@@ -85,6 +91,13 @@ heads AS (
 ),
 tails AS (
   SELECT account_id, max(c) AS top_tail FROM (SELECT account_id, tail_fp, count(*) c FROM s GROUP BY ALL) GROUP BY account_id
+),
+topics AS (  -- spread over capability areas: 0 = one area only, 1 = evenly over all five
+  SELECT account_id, -sum(c / t * ln(c / t)) / ln(5) AS topic_breadth
+  FROM (SELECT *, sum(c) OVER (PARTITION BY account_id) AS t FROM (
+    SELECT account_id, CASE WHEN agentic THEN 'agentic' WHEN coding THEN 'coding' WHEN math THEN 'math'
+                            WHEN planning THEN 'planning' ELSE 'other' END AS area, count(*) AS c
+    FROM s GROUP BY ALL)) GROUP BY account_id
 ),
 gaps AS (
   SELECT account_id, stddev_pop(g) / nullif(avg(g), 0) AS gap_cv, median(g) AS gap_median_s
@@ -131,6 +144,7 @@ SELECT
   any_value(he.hour_entropy) AS hour_entropy,
   any_value(h.top_head) / count(*) AS top_head_share,
   any_value(t.top_tail) / count(*) AS top_tail_share,
+  any_value(tp.topic_breadth) AS topic_breadth,
   any_value(g.gap_cv) AS gap_cv,
   any_value(g.gap_median_s) AS gap_median_s
 FROM s
@@ -139,6 +153,7 @@ LEFT JOIN hour_entropy he ON he.account_id = s.account_id
 LEFT JOIN heads h ON h.account_id = s.account_id
 LEFT JOIN tails t ON t.account_id = s.account_id
 LEFT JOIN gaps g ON g.account_id = s.account_id
+LEFT JOIN topics tp ON tp.account_id = s.account_id
 GROUP BY s.account_id"""
 
 
@@ -193,6 +208,14 @@ LEFT JOIN stem_groups sg ON sg.email_stem = st.email_stem
 LEFT JOIN payments p ON p.payment_fp = a.payment_fp"""
 
 
+def text_samples_sql(signals: str, per_account: int = 8) -> str:
+    """(account_id, text): up to ``per_account`` sampled prompt starts per account."""
+    return f"""
+SELECT account_id, text_sample AS text FROM {signals} WHERE text_sample IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY hash(request_id)) <= {per_account}
+ORDER BY account_id, hash(request_id)"""
+
+
 def link_tokens_sql(
     signals: str,
     attributes: str,
@@ -200,6 +223,7 @@ def link_tokens_sql(
     min_template_uses: int = 20,
     min_burst: int = 3,
     max_bursts: int = 20,
+    signup_minutes: int = 10,
 ) -> str:
     """(account_id, kind, token) rows: what an account shares with others.
 
@@ -227,6 +251,9 @@ SELECT account_id, 'sync', bucket FROM (  -- the 2-minute windows an account bur
     row_number() OVER (PARTITION BY account_id ORDER BY count(*) DESC, bucket) AS rank
   FROM {signals} GROUP BY account_id, bucket HAVING count(*) >= {min_burst}
 ) WHERE rank <= {max_bursts}
+UNION
+SELECT account_id, 'signup', strftime(time_bucket(INTERVAL {signup_minutes} MINUTE, created_at), '%Y-%m-%dT%H:%M')
+  FROM {attributes} WHERE created_at IS NOT NULL
 UNION
 SELECT account_id, 'client_fp', main_client_fp FROM {attributes} WHERE main_client_fp IS NOT NULL
 UNION

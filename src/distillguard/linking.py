@@ -53,7 +53,7 @@ class _DisjointSet(Generic[K]):
             self.parent[hi] = lo
 
 
-RARITY_KINDS = frozenset({"asn", "subnet", "sync"})
+RARITY_KINDS = frozenset({"asn", "subnet", "sync", "signup"})
 """Infrastructure kinds whose weight falls with the number of accounts behind them."""
 
 

@@ -26,8 +26,10 @@ from distillguard.features import (
     account_features_sql,
     exchange_signals_sql,
     link_tokens_sql,
+    text_samples_sql,
 )
 from distillguard.linking import Clusters, link
+from distillguard.neardup import neardup_tokens
 from distillguard.rules import VERDICTS, Rules
 from distillguard.scoring import AccountScores, fit_weights, reasons, score_accounts
 from distillguard.store import Store
@@ -109,6 +111,9 @@ def scan(
 
     done = step("linking")
     tokens = store.query_with(link_tokens_sql(signals, "_attrs"), _attrs=attrs)
+    if "neardup" in rules.linking.kinds:
+        near = neardup_tokens(store.query(text_samples_sql(signals)))
+        tokens = pa.concat_tables([tokens.cast(near.schema), near])
     allowlisted = _allowlisted(attrs)
     clusters = link(
         tokens,

@@ -6,6 +6,7 @@ Writes ``evaluation.md`` and ``evaluation.json``; see docs/evaluation.md.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pyarrow.parquet as pq
 from distillguard.errors import InputError
 from distillguard.evaluate.baselines import RateLimits, isolation_forest, rate_limit
 from distillguard.evaluate.delay import checkpoints, detection_delay
-from distillguard.evaluate.metrics import Truth, evaluate_flags
+from distillguard.evaluate.metrics import Truth, calibration, evaluate_flags
 from distillguard.features import account_features_sql
 from distillguard.rules import Rules, load_rules
 from distillguard.store import Store
@@ -61,8 +62,11 @@ def evaluate(
     per_account: int = 16,
     delay_checkpoints: int = 0,
     rules: Rules | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Metrics of the findings in ``findings`` and of each baseline, on the same accounts."""
+    """Metrics of the findings in ``findings`` and of each baseline, on the same accounts.
+
+    ``progress(done, total)`` is called while prompts are embedded (the slow step)."""
     fdir = Path(findings)
     accounts_path = fdir / "accounts.parquet"
     if not accounts_path.is_file():
@@ -72,7 +76,8 @@ def evaluate(
     flagged = {r["account_id"] for r in acc if r["verdict"] in FLAGGED}
     clusters = {r["account_id"]: r["cluster_id"] for r in acc if r["cluster_id"]}
     report: dict[str, Any] = {
-        "methods": {"distillguard": evaluate_flags(flagged, exchanges, truth, clusters)}
+        "methods": {"distillguard": evaluate_flags(flagged, exchanges, truth, clusters)},
+        "calibration": calibration({r["account_id"]: float(r["risk"]) for r in acc}, truth),
     }
     if baselines:
         signals = (
@@ -100,7 +105,7 @@ def evaluate(
             "read_parquet('" + str(fdir / "exchange_signals.parquet").replace("'", "''") + "')"
         )
         samples = eb.sample_prompts(store, signals, per_account=per_account)
-        embedded = eb.embed_samples(samples, model)
+        embedded = eb.embed_samples(samples, model, progress=progress)
         reference = model.encode(list(eb.reference_prompts(corpus)))
         report["methods"]["PRADA"] = evaluate_flags(eb.prada(embedded), exchanges, truth)
         report["methods"]["PRADA"]["parameters"] = {
@@ -158,6 +163,21 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {camp} | {row['accounts']:,} | {row['recall']:.4f} | {row['exchange_recall']:.4f} | "
             f"{row.get('main_cluster') or '—'} | {row.get('coverage', 0):.3f} | {purity} |"
         )
+    cal = report.get("calibration")
+    if cal and cal["accounts"]:
+        lines += [
+            "",
+            f"Calibration of `risk` (distillguard): Brier score {cal['brier']:.5f} over "
+            f"{cal['accounts']:,} accounts.",
+            "",
+            "| risk band | accounts | mean risk | share that are attacks |",
+            "|---|---:|---:|---:|",
+        ]
+        for b in cal["bins"]:
+            lines.append(
+                f"| {b['low']:.2f}–{b['high']:.2f} | {b['accounts']:,} | {b['mean_risk']:.3f} | "
+                f"{b['attack_rate']:.3f} |"
+            )
     if "delay" in report:
         lines += [
             "",

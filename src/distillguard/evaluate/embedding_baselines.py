@@ -14,7 +14,7 @@ kept in time order) and embed them once with :class:`~distillguard.evaluate.embe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -37,10 +37,22 @@ def sample_prompts(
     return {a: p for a, p in out.items() if len(p) >= min_prompts}
 
 
-def embed_samples(samples: dict[str, list[str]], model: MiniLM) -> dict[str, np.ndarray]:
+def embed_samples(
+    samples: dict[str, list[str]],
+    model: MiniLM,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, np.ndarray]:
     accounts = sorted(samples)
     flat = [p for a in accounts for p in samples[a]]
-    vectors = model.encode(flat)
+    total, done = len(set(flat)), 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    vectors = model.encode(flat, progress=step)
     out, pos = {}, 0
     for a in accounts:
         n = len(samples[a])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 LEGIT, ATTACK = "legit", "attack"
@@ -89,3 +90,29 @@ def evaluate_flags(
         },
         "campaigns": per_campaign,
     }
+
+
+CALIBRATION_BINS = (0.0, 0.05, 0.15, 0.3, 0.6, 0.85, 1.0000001)
+
+
+def calibration(risk: dict[str, float], truth: Truth) -> dict[str, Any]:
+    """Is ``risk`` a probability? Brier score and, per risk band, how many accounts fall in it,
+    their mean risk and the share that are attacks (a reliability table)."""
+    pairs = [(r, truth.label[a] == ATTACK) for a, r in risk.items() if a in truth.label]
+    if not pairs:
+        return {"accounts": 0, "brier": None, "bins": []}
+    brier = sum((r - y) ** 2 for r, y in pairs) / len(pairs)
+    bins = []
+    for lo, hi in pairwise(CALIBRATION_BINS):
+        inside = [(r, y) for r, y in pairs if lo <= r < hi]
+        if inside:
+            bins.append(
+                {
+                    "low": lo,
+                    "high": min(hi, 1.0),
+                    "accounts": len(inside),
+                    "mean_risk": sum(r for r, _ in inside) / len(inside),
+                    "attack_rate": sum(y for _, y in inside) / len(inside),
+                }
+            )
+    return {"accounts": len(pairs), "brier": brier, "bins": bins}
