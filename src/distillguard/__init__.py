@@ -11,10 +11,12 @@ from distillguard.errors import (
     FileKindError,
     InputError,
     RowError,
+    SharingError,
     SimulationError,
     StoreError,
     UnknownFormatError,
 )
+from distillguard.findings import Findings, load_findings
 from distillguard.ingest import ADAPTERS, FileReport, IngestReport, ingest_files
 from distillguard.schema import (
     ACCOUNTS,
@@ -50,6 +52,7 @@ __all__ = [
     "FieldSpec",
     "FileKindError",
     "FileReport",
+    "Findings",
     "IngestReport",
     "IngestSettings",
     "InputError",
@@ -59,6 +62,7 @@ __all__ = [
     "Reject",
     "RowError",
     "Settings",
+    "SharingError",
     "SimReport",
     "SimulationError",
     "Store",
@@ -68,6 +72,7 @@ __all__ = [
     "__version__",
     "detect_kind",
     "ingest_files",
+    "load_findings",
     "load_settings",
     "schema_markdown",
     "simulate",

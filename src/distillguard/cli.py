@@ -460,6 +460,163 @@ def demo(
     )
 
 
+FindingsOpt = Annotated[
+    Path,
+    typer.Option("--findings", help="Directory written by `scan`."),
+]
+
+
+@app.command(name="report")
+def report_cmd(
+    cluster_id: Annotated[
+        str | None, typer.Argument(help="Campaign (cluster id) to report on.")
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every campaign flagged review or act, plus an index.")
+    ] = False,
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the report.")] = Path(
+        "reports"
+    ),
+    findings: FindingsOpt = Path("findings"),
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write an incident report (HTML, PDF, JSON) for a campaign, or for all of them."""
+    from distillguard.findings import load_findings
+    from distillguard.report import write_index, write_report
+
+    if (cluster_id is None) == (not all_):
+        raise typer.BadParameter("give a CLUSTER_ID or --all (not both)")
+    settings = _settings(config, db=db)
+    found = load_findings(findings)
+    with _open(settings, read_only=True) as store:
+        if all_:
+            with _progress(settings, "reports", bytes_=False) as hook:
+                index, written = write_index(store, found, out_dir, settings, progress=hook)
+            out.print(f"{len(written)} campaign report(s) · index: {index}")
+            return
+        assert cluster_id is not None
+        files = write_report(store, found, cluster_id, out_dir, settings)
+    out.print(files.report["summary"])
+    out.print(f"written: {files.html} · {files.pdf or '(no PDF)'} · {files.json}")
+
+
+intel_app = typer.Typer(
+    help="Share indicators: STIX 2.1 export, TAXII 2.1 push/pull, match partners' bundles.",
+    no_args_is_help=True,
+)
+app.add_typer(intel_app, name="intel")
+
+
+@intel_app.command(name="export")
+def intel_export_cmd(
+    cluster_id: Annotated[str, typer.Argument(help="Campaign (cluster id) to export.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Bundle file [default: <cluster_id>.stix.json].")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Only 'stix' (STIX 2.1 JSON).")] = "stix",
+    findings: FindingsOpt = Path("findings"),
+    rules_file: Annotated[
+        Path | None, typer.Option("--rules", help="Detection rules YAML (disposable domains).")
+    ] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Export a campaign's indicators as a STIX 2.1 bundle (needs the consortium key)."""
+    import json
+
+    from distillguard.findings import load_findings
+    from distillguard.intel import export_bundle
+    from distillguard.rules import load_rules
+
+    if fmt != "stix":
+        raise typer.BadParameter("only --format stix is supported", param_hint="--format")
+    settings = _settings(config, db=db)
+    found = load_findings(findings)
+    with _open(settings, read_only=True) as store:
+        bundle = export_bundle(store, found, cluster_id, settings, load_rules(rules_file))
+    target = out_file or Path(f"{cluster_id}.stix.json")
+    target.write_text(json.dumps(bundle, indent=1) + "\n", encoding="utf-8")
+    kinds: dict[str, int] = {}
+    for o in bundle["objects"]:
+        kinds[o["type"]] = kinds.get(o["type"], 0) + 1
+    out.print(f"{target}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+
+
+@intel_app.command(name="push")
+def intel_push_cmd(
+    bundle_file: Annotated[Path, typer.Argument(help="STIX bundle to share.")],
+    server: Annotated[str, typer.Option(help="TAXII 2.1 API root URL.")],
+    collection: Annotated[str, typer.Option(help="Collection id.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Add a bundle's objects to a TAXII 2.1 collection (user/password from intel settings)."""
+    import json
+
+    from distillguard.errors import InputError
+    from distillguard.intel import push
+
+    settings = _settings(config)
+    try:
+        bundle = json.loads(bundle_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read bundle: {exc}", path=bundle_file) from exc
+    status = push(bundle, server, collection, settings)
+    out.print(f"pushed {status['success']} of {status['total']} objects ({status['status']})")
+
+
+@intel_app.command(name="pull")
+def intel_pull_cmd(
+    server: Annotated[str, typer.Option(help="TAXII 2.1 API root URL.")],
+    collection: Annotated[str, typer.Option(help="Collection id.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the bundle.")] = Path(
+        "pulled.stix.json"
+    ),
+    added_after: Annotated[
+        str | None, typer.Option(help="Only objects added after this time (ISO 8601).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Fetch a TAXII 2.1 collection's objects into one bundle file."""
+    import json
+
+    from distillguard.intel import pull
+
+    settings = _settings(config)
+    bundle = pull(server, collection, settings, added_after=added_after)
+    out_file.write_text(json.dumps(bundle, indent=1) + "\n", encoding="utf-8")
+    out.print(f"{out_file}: {len(bundle['objects'])} objects")
+
+
+@intel_app.command(name="match")
+def intel_match_cmd(
+    bundles: Annotated[list[Path], typer.Argument(help="Partners' STIX bundles.")],
+    findings: FindingsOpt = Path("findings"),
+    rules_file: Annotated[
+        Path | None, typer.Option("--rules", help="Detection rules YAML (verdict thresholds).")
+    ] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Match partners' indicators against our accounts; add the matches to the findings."""
+    from distillguard.findings import load_findings
+    from distillguard.intel import apply_to_findings, match, read_bundles
+    from distillguard.rules import load_rules
+
+    settings = _settings(config, db=db)
+    shared = read_bundles(bundles)
+    found = load_findings(findings)
+    with _open(settings, read_only=True) as store:
+        result = match(store, found, shared, settings)
+    changed = apply_to_findings(found, result, settings, load_rules(rules_file))
+    out.print(
+        f"{result.indicators} indicators understood ({result.skipped} skipped) · "
+        f"{len(result.matches)} accounts match · {changed} findings updated in {findings}"
+    )
+    for account, inds in sorted(result.matches.items())[:20]:
+        out.print(f"  {account}: " + ", ".join(sorted({i.kind for i in inds})))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; a distillguard error becomes one line and its exit code.
 

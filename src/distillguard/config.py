@@ -7,10 +7,10 @@ Precedence, lowest to highest: defaults < YAML file < environment < explicit ove
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from distillguard.errors import ConfigError
@@ -32,6 +32,52 @@ class IngestSettings(BaseModel):
     )
 
 
+class Organisation(BaseModel):
+    """Who is reporting: printed in incident reports and used as the STIX identity."""
+
+    name: str = Field("Example Model Provider", description="reporting organisation")
+    contact: str = Field("trust-and-safety@example.com", description="contact for referrals")
+    address: str | None = Field(None, description="postal address, for authorities")
+    jurisdiction: str | None = Field(None, description="country / legal jurisdiction")
+    reference_prefix: str = Field("DG", description="prefix of report reference numbers")
+
+
+class ReportSettings(BaseModel):
+    """Incident reports (``distillguard report``)."""
+
+    organisation: Organisation = Field(default_factory=Organisation)
+    prompts: Literal["full", "redacted", "off"] = Field(
+        "redacted",
+        description="representative prompts in reports: verbatim, redacted (emails, URLs, "
+        "numbers, keys masked; clipped), or left out",
+    )
+    prompt_examples: int = Field(5, ge=0, le=50, description="representative prompts shown")
+    prompt_chars: int = Field(400, ge=40, le=20_000, description="longest prompt shown")
+    graph_nodes: int = Field(150, ge=10, le=2_000, description="accounts drawn in the graph")
+    pdf: bool = Field(True, description="also write the PDF")
+
+
+class IntelSettings(BaseModel):
+    """Indicator sharing (``distillguard intel``)."""
+
+    consortium_key: SecretStr | None = Field(
+        None,
+        description="shared secret of the sharing group (keyed HMAC pseudonyms and MinHash "
+        "seeds); set DISTILLGUARD_INTEL__CONSORTIUM_KEY, never commit it",
+    )
+    tlp: Literal["white", "green", "amber", "red"] = Field(
+        "amber", description="TLP marking of exported bundles"
+    )
+    min_accounts: int = Field(
+        2, ge=1, description="infrastructure shared by fewer campaign accounts is not exported"
+    )
+    match_risk: float = Field(
+        0.9, ge=0.0, le=1.0, description="risk given to an account that matches shared indicators"
+    )
+    taxii_user: str | None = Field(None, description="TAXII user name")
+    taxii_password: SecretStr | None = Field(None, description="TAXII password")
+
+
 class Settings(BaseSettings):
     """Everything distillguard can be told. Create with :func:`load_settings`."""
 
@@ -45,6 +91,8 @@ class Settings(BaseSettings):
     memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '4GB'")
     progress: bool = Field(True, description="show progress bars on a terminal")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+    intel: IntelSettings = Field(default_factory=IntelSettings)
 
     @field_validator("memory_limit")
     @classmethod

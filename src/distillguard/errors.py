@@ -80,6 +80,12 @@ class SimulationError(DistillguardError):
     exit_code = 7
 
 
+class SharingError(DistillguardError):
+    """A TAXII server refused a request or could not be reached."""
+
+    exit_code = 8
+
+
 EXIT_CODES: dict[type[DistillguardError], int] = {
     cls: cls.exit_code
     for cls in (
@@ -89,5 +95,6 @@ EXIT_CODES: dict[type[DistillguardError], int] = {
         StoreError,
         CorpusError,
         SimulationError,
+        SharingError,
     )
 }

@@ -371,12 +371,17 @@ class Store:
         with self._wrap("query"):
             return self._con.sql(sql, params=params or None).to_arrow_table()
 
-    def query_with(self, sql: str, **tables: pa.Table) -> pa.Table:
-        """Run SQL that reads the given Arrow tables by name; returns an Arrow table."""
+    def query_with(
+        self, sql: str, params: list[Any] | None = None, /, **tables: pa.Table
+    ) -> pa.Table:
+        """Run SQL (with optional ``?`` parameters) that reads the given Arrow tables by
+        name; returns an Arrow table."""
         with self._wrap("query"):
             for name, table in tables.items():
                 self._con.register(name, table)
             try:
+                if params:
+                    return self._con.execute(sql, params).to_arrow_table()
                 return self._con.sql(sql).to_arrow_table()
             finally:
                 for name in tables:

@@ -68,8 +68,11 @@ def evaluate_flags(
                 main, n = in_clusters.most_common(1)[0]
                 row["main_cluster"] = main
                 row["coverage"] = n / len(accounts)
-                row["purity"] = sum(truth.campaign.get(a) == camp for a in members[main]) / len(
-                    members[main]
+                # purity over the members whose truth is known (accounts held out of the
+                # truth — e.g. the ones analysts labelled — are neither right nor wrong)
+                known = [a for a in members[main] if a in truth.label]
+                row["purity"] = sum(truth.campaign.get(a) == camp for a in known) / max(
+                    len(known), 1
                 )
             else:
                 row.update(main_cluster=None, coverage=0.0, purity=None)
