@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import distillguard as dg
+from helpers import Campaigns
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -55,3 +56,22 @@ def small_sim(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> dg.SimR
 def _no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture(scope="session")
+def campaigns(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Campaigns:
+    from distillguard.rules import load_rules
+    from distillguard.scan import scan
+
+    work = tmp_path_factory.mktemp("campaigns")
+    report = dg.simulate("mixed", 60_000, seed=11, out=work / "sim", corpus=corpus)
+    settings = dg.load_settings(
+        db=work / "dg.duckdb",
+        intel={"consortium_key": "test-consortium-key-not-a-secret"},
+        report={"organisation": {"name": "Test Lab", "contact": "abuse@test-lab.example"}},
+    )
+    out = Path(report.out)
+    with dg.Store.open(settings.db) as store:
+        dg.ingest_files([out / "exchanges", out / "accounts.parquet"], "native", store, settings)
+        scan(store, load_rules(), work / "findings")
+    return Campaigns(settings, work / "findings", out)

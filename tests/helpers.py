@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,30 @@ def read_rejects(report: dg.IngestReport) -> list[dict[str, Any]]:
         if f.rejects_path:
             out += [json.loads(line) for line in Path(f.rejects_path).read_text().splitlines()]
     return out
+
+
+@dataclass
+class Campaigns:
+    """A scanned 60,000-exchange mixed scenario: store, findings and ground truth."""
+
+    settings: dg.Settings
+    findings: Path
+    sim: Path
+
+    def truth(self) -> dict[str, dict[str, str | None]]:
+        import pyarrow.parquet as pq
+
+        return {r["account_id"]: r for r in pq.read_table(self.sim / "truth.parquet").to_pylist()}
+
+
+def run_cli(capsys: Any, *args: str) -> tuple[int, str]:
+    """Run the CLI as a user would (errors become exit codes); returns (code, stdout+stderr)."""
+    from distillguard.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, " ".join((captured.out + captured.err).split())

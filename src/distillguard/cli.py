@@ -548,6 +548,13 @@ def intel_push_cmd(
     bundle_file: Annotated[Path, typer.Argument(help="STIX bundle to share.")],
     server: Annotated[str, typer.Option(help="TAXII 2.1 API root URL.")],
     collection: Annotated[str, typer.Option(help="Collection id.")],
+    definitions: Annotated[
+        bool,
+        typer.Option(
+            "--definitions/--no-definitions",
+            help="Also push extension-definition objects (leave them out for medallion 3.0.0).",
+        ),
+    ] = True,
     config: ConfigOpt = None,
 ) -> None:
     """Add a bundle's objects to a TAXII 2.1 collection (user/password from intel settings)."""
@@ -561,7 +568,7 @@ def intel_push_cmd(
         bundle = json.loads(bundle_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read bundle: {exc}", path=bundle_file) from exc
-    status = push(bundle, server, collection, settings)
+    status = push(bundle, server, collection, settings, include_definitions=definitions)
     out.print(f"pushed {status['success']} of {status['total']} objects ({status['status']})")
 
 

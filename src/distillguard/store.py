@@ -380,9 +380,7 @@ class Store:
             for name, table in tables.items():
                 self._con.register(name, table)
             try:
-                if params:
-                    return self._con.execute(sql, params).to_arrow_table()
-                return self._con.sql(sql).to_arrow_table()
+                return self._con.sql(sql, params=params or None).to_arrow_table()
             finally:
                 for name in tables:
                     self._con.unregister(name)

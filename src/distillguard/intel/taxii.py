@@ -26,9 +26,24 @@ def _collection(server: str, collection_id: str, settings: Settings) -> Any:
 
 
 def push(
-    bundle: dict[str, Any], server: str, collection_id: str, settings: Settings
+    bundle: dict[str, Any],
+    server: str,
+    collection_id: str,
+    settings: Settings,
+    *,
+    include_definitions: bool = True,
 ) -> dict[str, Any]:
-    """Add a bundle's objects to the collection; returns the server's status resource."""
+    """Add a bundle's objects to the collection; returns the server's status counts.
+
+    ``include_definitions=False`` leaves out ``extension-definition`` objects (partners then
+    read the definition from its schema URL): medallion 3.0.0 mistakes their ``version``
+    (a semantic version, as STIX requires) for a timestamp and then fails every read of the
+    collection, so against medallion push without them."""
+    if not include_definitions:
+        bundle = dict(
+            bundle,
+            objects=[o for o in bundle.get("objects", []) if o.get("type") != "extension-definition"],
+        )
     col = _collection(server, collection_id, settings)
     try:
         status = col.add_objects(
@@ -36,15 +51,24 @@ def push(
         )
     except Exception as exc:
         raise TaxiiError(f"TAXII push to {server} collection {collection_id}: {exc}") from exc
+    # The predefined TLP marking definitions are immutable and usually already on the
+    # server: a refusal to add them again is not a failure.
+    rejected = [
+        f.get("id", "?")
+        for f in (status.failures or [])
+        if not str(f.get("id", "")).startswith("marking-definition--")
+    ]
     out: dict[str, Any] = {
         "status": status.status,
         "total": status.total_count,
         "success": status.success_count,
-        "failure": status.failure_count,
+        "already_present": status.failure_count - len(rejected),
+        "failure": len(rejected),
     }
-    if status.failure_count:
+    if rejected:
         raise TaxiiError(
-            f"TAXII server rejected {status.failure_count} of {status.total_count} objects"
+            f"TAXII server rejected {len(rejected)} of {status.total_count} objects "
+            f"(first: {rejected[0]})"
         )
     return out
 

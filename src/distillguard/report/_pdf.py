@@ -112,8 +112,8 @@ def write_pdf(report: dict[str, Any], charts: dict[str, str], out: Path, path: P
                 [
                     f"{c['accounts']:,}",
                     f"{c['exchanges']:,}",
-                    (c["first_seen"] or "")[:19],
-                    (c["last_seen"] or "")[:19],
+                    (c["first_seen"] or "")[:16].replace("T", " "),
+                    (c["last_seen"] or "")[:16].replace("T", " "),
                     f"{c['risk']:.2f}",
                     c["verdict"],
                     r["attribution"]["confidence"],
