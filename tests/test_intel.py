@@ -18,7 +18,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from pydantic import SecretStr
-from helpers import Campaigns, run_cli
 from stix2validator import ValidationOptions, validate_string
 
 import distillguard as dg
@@ -26,6 +25,7 @@ from distillguard.intel import apply_to_findings, export_bundle, indicators_of, 
 from distillguard.intel._indicators import KINDS, parse, pattern
 from distillguard.rules import load_rules
 from distillguard.scan import scan
+from helpers import Campaigns, run_cli
 
 
 @pytest.fixture(scope="module")

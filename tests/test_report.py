@@ -14,7 +14,6 @@ import distillguard as dg
 from distillguard.report import _env, write_report
 from distillguard.report._model import redact
 from distillguard.report._pdf import write_pdf
-
 from helpers import Campaigns, run_cli
 
 

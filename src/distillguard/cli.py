@@ -413,14 +413,22 @@ def demo(
         Path | None, typer.Option(help="Prompt corpus (default: ../shared/corpus if present).")
     ] = None,
 ) -> None:
-    """Simulate a mixed scenario, ingest it, scan it, and show the campaigns found."""
+    """Simulate a mixed scenario, ingest it, scan it, show the campaigns found and write an
+    incident report for the largest."""
     import shutil
 
     settings = _settings(None, db=workdir / "distillguard.duckdb")
     if corpus is None and Path("../shared/corpus").is_dir():
         corpus = Path("../shared/corpus")
     sim_dir = workdir / "sim"
-    for stale in (sim_dir, settings.db, Path(str(settings.db) + ".data"), workdir / "findings"):
+    stale_paths = (
+        sim_dir,
+        settings.db,
+        Path(str(settings.db) + ".data"),
+        workdir / "findings",
+        workdir / "reports",
+    )
+    for stale in stale_paths:
         if Path(stale).is_dir():
             shutil.rmtree(stale)
         elif Path(stale).exists():
@@ -454,6 +462,23 @@ def demo(
     out.print(
         f"findings: {workdir / 'findings'} (accounts.parquet, clusters.parquet, findings.json)"
     )
+    acted = [c for c in result.clusters.to_pylist() if c["verdict"] == "act"]
+    if acted:
+        from distillguard.findings import load_findings
+        from distillguard.report import write_report
+
+        top = max(acted, key=lambda c: c["exchanges"])
+        out.rule(f"5 · incident report for {top['cluster_id']}")
+        with _open(settings, read_only=True) as store:
+            written = write_report(
+                store,
+                load_findings(workdir / "findings"),
+                top["cluster_id"],
+                workdir / "reports" / top["cluster_id"],
+                settings,
+            )
+        out.print(written.report["summary"])
+        out.print(f"report: {written.html} · {written.pdf} · {written.json}")
     out.print(
         f"\ndemo finished in {time.perf_counter() - started:.0f}s · store: {settings.db} · "
         "next: `distillguard info --db " + str(settings.db) + "`"

@@ -42,7 +42,9 @@ def push(
     if not include_definitions:
         bundle = dict(
             bundle,
-            objects=[o for o in bundle.get("objects", []) if o.get("type") != "extension-definition"],
+            objects=[
+                o for o in bundle.get("objects", []) if o.get("type") != "extension-definition"
+            ],
         )
     col = _collection(server, collection_id, settings)
     try:
