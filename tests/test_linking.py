@@ -135,3 +135,26 @@ def test_signup_bursts_become_weak_tokens_that_never_link_alone() -> None:
     ]  # a5 has no creation time: no token
     risk = {a: 0.5 for a, _ in signup}
     assert link(tokens([(a, "signup", t) for a, t in signup]), risk, RULES.linking).members == {}
+
+
+def test_two_campaigns_bridged_by_a_few_shared_harness_fingerprints_stay_apart() -> None:
+    """Seen at 30M exchanges: two agentic accounts ran the same harness build as eighteen
+    accounts of another campaign; one fingerprint must not fuse 30 + 60 accounts."""
+    rows: list[tuple[str, str, str]] = []
+    risk: dict[str, float] = {}
+    for i in range(30):
+        a = f"a{i:02d}"
+        risk[a] = 0.5
+        rows += [(a, "system_prompt", "sys-A"), (a, "template", "head:A")]
+        rows += [(a, "sync", f"2026-05-01T10:{i % 5:02d}")]
+    for j in range(60):
+        b = f"b{j:02d}"
+        risk[b] = 0.5
+        rows += [(b, "system_prompt", "sys-B"), (b, "template", "tail:B")]
+        rows += [(b, "sync", f"2026-05-01T10:{j % 5:02d}")]  # same hours as A: weak
+    rows += [(a, "client_fp", "harness-1.2") for a in ("a00", "a01")]
+    rows += [(f"b{j:02d}", "client_fp", "harness-1.2") for j in range(18)]
+    clusters = link(tokens(rows), risk, RULES.linking)
+    groups = sorted(clusters.members.values(), key=len)
+    assert [len(g) for g in groups] == [30, 60]
+    assert all(m.startswith("a") for m in groups[0]) and all(m.startswith("b") for m in groups[1])

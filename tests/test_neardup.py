@@ -91,18 +91,20 @@ def test_tokens_need_a_habit_of_varied_prompts() -> None:
     assert not any("user" in h or "bench" in h for h in holders.values())
 
 
-def test_neardup_links_a_paraphrasing_campaign_with_only_timing_besides() -> None:
+def test_neardup_completes_a_membership_but_never_links_alone() -> None:
+    """A paraphrasing campaign whose accounts share one harness fingerprint: the fingerprint
+    alone is not enough attachment, the near-duplicate prompts complete it. Near-duplicates
+    alone (or with timing) link nobody: two campaigns sweeping the same public pool share
+    them too (seen at 30M exchanges)."""
     rows = [(f"camp{a}", paraphrased(a * 10 + i)) for a in range(8) for i in range(6)]
     near = neardup_tokens(samples(rows))
-    risk = {f"camp{a}": 0.3 for a in range(8)}
-    # bursts in the same eight 2-minute windows, among 200 ordinary accounts on one network
-    sync = [(f"camp{a}", "sync", f"2026-05-0{1 + k}T10:02") for a in range(8) for k in range(8)]
-    sync += [(f"user{j}", "asn", "7922") for j in range(200)]
-    risk |= {f"user{j}": 0.02 for j in range(200)}
+    risk = {f"camp{a}": 0.3 for a in range(8)} | {f"user{j}": 0.02 for j in range(200)}
+    harness = [(f"camp{a}", "client_fp", "t13d_harness") for a in range(8)]
+    harness += [(f"user{j}", "asn", "7922") for j in range(200)]
     rules = load_rules().linking
-    timing_only = link(tokens_table(sync), risk, rules)
-    assert timing_only.members == {}  # timing alone never links
-    clusters = link(pa.concat_tables([near, tokens_table(sync)]), risk, rules)
+    assert link(tokens_table(harness), risk, rules).members == {}  # 1.5 < min_attachment
+    assert link(near, risk, rules).members == {}
+    clusters = link(pa.concat_tables([near, tokens_table(harness)]), risk, rules)
     assert list(clusters.members.values()) == [[f"camp{a}" for a in range(8)]]
     [(cid, _)] = clusters.members.items()
     assert "neardup" in {k for k, _, _ in clusters.tokens[cid]}

@@ -209,3 +209,66 @@ def test_bad_requests_are_clear_errors(
         capsys, "report", "cluster-0001", "--findings", str(tmp_path / "f"), *base
     )
     assert code == 4 and "accounts.parquet" in output
+
+
+def test_report_all_keeps_to_the_window(
+    campaigns: Campaigns,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DISTILLGUARD_REPORT__PDF", "false")
+    flagged = [
+        c
+        for c in dg.load_findings(campaigns.findings).all_clusters()
+        if c["verdict"] in ("review", "act")
+    ]
+    cut = sorted(c["first_seen"] for c in flagged)[len(flagged) // 2]
+    code, output = run_cli(
+        capsys,
+        "report",
+        "--all",
+        "--until",
+        cut.isoformat(),
+        "--findings",
+        str(campaigns.findings),
+        "--db",
+        str(campaigns.settings.db),
+        "--out",
+        str(tmp_path / "a"),
+    )
+    assert code == 0, output
+    index = json.loads((tmp_path / "a" / "index.json").read_text())
+    assert {r["cluster_id"] for r in index["campaigns"]} == {
+        c["cluster_id"] for c in flagged if c["first_seen"] < cut
+    }
+    assert index["window"]["until"] == cut.isoformat()
+    code, output = run_cli(
+        capsys,
+        "report",
+        "--all",
+        "--since",
+        "2030-01-01T00:00Z",
+        "--findings",
+        str(campaigns.findings),
+        "--db",
+        str(campaigns.settings.db),
+        "--out",
+        str(tmp_path / "b"),
+    )
+    assert code == 0 and "0 campaign report(s)" in output
+    assert "No campaign in this window" in (tmp_path / "b" / "index.html").read_text()
+    code, output = run_cli(
+        capsys,
+        "report",
+        "--all",
+        "--since",
+        "yesterday",
+        "--findings",
+        str(campaigns.findings),
+        "--db",
+        str(campaigns.settings.db),
+        "--out",
+        str(tmp_path / "c"),
+    )
+    assert code == 3 and "--since" in output

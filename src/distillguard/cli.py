@@ -502,6 +502,12 @@ def report_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for the report.")] = Path(
         "reports"
     ),
+    since: Annotated[
+        str | None, typer.Option(help="With --all: campaigns active from (ISO 8601).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="With --all: campaigns active before (ISO 8601).")
+    ] = None,
     findings: FindingsOpt = Path("findings"),
     db: DbOpt = None,
     config: ConfigOpt = None,
@@ -517,7 +523,15 @@ def report_cmd(
     with _open(settings, read_only=True) as store:
         if all_:
             with _progress(settings, "reports", bytes_=False) as hook:
-                index, written = write_index(store, found, out_dir, settings, progress=hook)
+                index, written = write_index(
+                    store,
+                    found,
+                    out_dir,
+                    settings,
+                    since=_parse_time(since, "--since"),
+                    until=_parse_time(until, "--until"),
+                    progress=hook,
+                )
             out.print(f"{len(written)} campaign report(s) · index: {index}")
             return
         assert cluster_id is not None

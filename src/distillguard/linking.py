@@ -16,6 +16,9 @@ ASNs (weak kinds). The steps, in order:
    ``min_attachment`` and include a strong one: infrastructure alone never links.
 5. Each cluster is split into its connected components over strong tokens, so weak kinds
    never bridge two campaigns that rent the same proxy range or work the same hours.
+6. A component of 20+ accounts is cut at thin bridges: Louvain over its strong tokens, then
+   the merge rule of step 3 again, so a fingerprint that a few accounts of two campaigns
+   share does not fuse them, while a hydra split by Louvain is put back together.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ class _DisjointSet(Generic[K]):
             lo, hi = sorted((ra, rb))
             self.parent[hi] = lo
 
+
+MIN_CUT = 20
+"""Components smaller than this are not cut: Louvain would split a five-account campaign
+held together by a few payment methods (seen on 1M-exchange scenarios)."""
 
 RARITY_KINDS = frozenset({"asn", "subnet", "sync", "signup"})
 """Infrastructure kinds whose weight falls with the number of accounts behind them."""
@@ -153,7 +160,7 @@ def link(
             member_counts = counts_in(members)
             linking_tokens[len(groups)] = sorted(k for k, n in member_counts.items() if n >= 2)
             groups.append(members)
-    groups, linking_tokens = _split_on_strong_tokens(groups, linking_tokens, holders, config)
+    groups, linking_tokens = _split_on_strong_tokens(groups, linking_tokens, holders, config, seed)
     order = sorted(range(len(groups)), key=lambda g: (-len(groups[g]), groups[g][0]))
     members_by_id: dict[str, list[str]] = {}
     of_account: dict[str, str] = {}
@@ -206,8 +213,10 @@ def _split_on_strong_tokens(
     tokens: dict[int, list[tuple[str, str]]],
     holders: dict[tuple[str, str], set[str]],
     config: Linking,
+    seed: int = 0,
 ) -> tuple[list[list[str]], dict[int, list[tuple[str, str]]]]:
-    """Split each community into its connected components over strong tokens only.
+    """Split each community into its connected components over strong tokens only, then cut
+    thin bridges inside each component (:func:`_cut_thin_bridges`).
 
     Weak kinds (ASN, subnet, synchronised bursts) add weight inside a campaign but must not
     bridge two campaigns that merely rent the same proxy range or work the same hours."""
@@ -226,7 +235,12 @@ def _split_on_strong_tokens(
         parts: dict[str, list[str]] = defaultdict(list)
         for a in members:
             parts[ds.find(a)].append(a)
-        for part in parts.values():
+        pieces = [
+            piece
+            for part in parts.values()
+            for piece in _cut_thin_bridges(part, by_token, config, seed)
+        ]
+        for part in pieces:
             if len(part) >= 2:
                 part_set = set(part)
                 out_tokens[len(out_groups)] = [
@@ -234,3 +248,34 @@ def _split_on_strong_tokens(
                 ]
                 out_groups.append(sorted(part))
     return out_groups, out_tokens
+
+
+def _cut_thin_bridges(
+    part: list[str],
+    by_token: dict[tuple[str, str], list[str]],
+    config: Linking,
+    seed: int,
+) -> list[list[str]]:
+    """Two campaigns joined only by a strong token that a few accounts of each hold (two
+    agentic accounts running the same open-source harness build as eighteen accounts of
+    another campaign, seen at 30M exchanges) are one connected component but two campaigns.
+    Louvain on the component's strong-token graph separates them; sub-communities are then
+    merged back on a strong token held by most members of each, exactly as in the first pass,
+    so a large campaign that Louvain splits (a hydra) is put together again."""
+    if len(part) < MIN_CUT:
+        return [part]
+    part_set = set(part)
+    graph: nx.Graph[tuple[str, ...]] = nx.Graph()
+    tokens_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for key, shared in by_token.items():
+        inside = [a for a in shared if a in part_set]
+        if len(inside) < 2:
+            continue
+        for a in inside:
+            graph.add_edge(("a", a), ("t", *key), weight=config.kinds[key[0]])
+            tokens_of[a].append(key)
+    communities = nx.community.louvain_communities(
+        graph, weight="weight", resolution=config.resolution, seed=seed
+    )
+    pieces = [sorted(n[1] for n in c if n[0] == "a") for c in communities]
+    return _merge_on_strong_tokens([p for p in pieces if p], tokens_of, config)

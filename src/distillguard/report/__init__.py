@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,15 +74,24 @@ def write_index(
     settings: Settings,
     *,
     verdicts: tuple[str, ...] = ("review", "act"),
+    since: datetime | None = None,
+    until: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Path, list[ReportFiles]]:
-    """A report per campaign whose verdict is in ``verdicts``, under ``out/<cluster_id>/``,
-    and ``out/index.html`` + ``index.json`` listing them."""
+    """A report per campaign whose verdict is in ``verdicts`` and whose activity overlaps
+    ``[since, until)``, under ``out/<cluster_id>/``, and ``out/index.html`` + ``index.json``
+    listing them."""
     import json
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    chosen = [c for c in findings.all_clusters() if c["verdict"] in verdicts]
+    chosen = [
+        c
+        for c in findings.all_clusters()
+        if c["verdict"] in verdicts
+        and (since is None or c["last_seen"] >= since)
+        and (until is None or c["first_seen"] < until)
+    ]
     written = []
     for i, c in enumerate(chosen):
         written.append(
@@ -105,19 +115,23 @@ def write_index(
         for f in written
     ]
     index = out_dir / "index.html"
+    window = {
+        "since": since.isoformat() if since else findings.window.get("since"),
+        "until": until.isoformat() if until else findings.window.get("until"),
+    }
     index.write_text(
         _env()
         .get_template("index.html.j2")
         .render(
             rows=rows,
-            window=findings.window,
+            window=window,
             organisation=settings.report.organisation,
             verdicts=verdicts,
         ),
         encoding="utf-8",
     )
     (out_dir / "index.json").write_text(
-        json.dumps({"window": findings.window, "campaigns": rows}, indent=1) + "\n",
+        json.dumps({"window": window, "campaigns": rows}, indent=1) + "\n",
         encoding="utf-8",
     )
     return index, written
