@@ -139,7 +139,9 @@ def test_signup_bursts_become_weak_tokens_that_never_link_alone() -> None:
 
 def test_two_campaigns_bridged_by_a_few_shared_harness_fingerprints_stay_apart() -> None:
     """Seen at 30M exchanges: two agentic accounts ran the same harness build as eighteen
-    accounts of another campaign; one fingerprint must not fuse 30 + 60 accounts."""
+    accounts of another campaign; one fingerprint must not fuse 30 + 60 accounts. (Here the
+    first pass already keeps them apart; the next test drives the step that separated them
+    at 30M directly.)"""
     rows: list[tuple[str, str, str]] = []
     risk: dict[str, float] = {}
     for i in range(30):
@@ -156,5 +158,34 @@ def test_two_campaigns_bridged_by_a_few_shared_harness_fingerprints_stay_apart()
     rows += [(f"b{j:02d}", "client_fp", "harness-1.2") for j in range(18)]
     clusters = link(tokens(rows), risk, RULES.linking)
     groups = sorted(clusters.members.values(), key=len)
-    assert [len(g) for g in groups] == [30, 60]
-    assert all(m.startswith("a") for m in groups[0]) and all(m.startswith("b") for m in groups[1])
+    assert len(groups) == 2  # not one fused cluster of 90
+    small, large = groups
+    # at most the two bridge accounts (holding both A's identity and the shared harness)
+    # land on B's side
+    assert set(small) <= {f"a{i:02d}" for i in range(30)} and len(small) >= 28
+    assert {m for m in large if m.startswith("a")} <= {"a00", "a01"}
+
+
+def test_thin_bridge_cut_separates_a_fused_component_and_keeps_a_hydra_whole() -> None:
+    from distillguard.linking import _cut_thin_bridges
+
+    by_token: dict[tuple[str, str], list[str]] = {
+        ("system_prompt", "sys-A"): [f"a{i:02d}" for i in range(30)],
+        ("template", "head:A"): [f"a{i:02d}" for i in range(30)],
+        ("system_prompt", "sys-B"): [f"b{j:02d}" for j in range(60)],
+        ("template", "tail:B"): [f"b{j:02d}" for j in range(60)],
+        ("client_fp", "harness-1.2"): ["a00", "a01"] + [f"b{j:02d}" for j in range(18)],
+    }
+    part = sorted({a for members in by_token.values() for a in members})
+    pieces = sorted(_cut_thin_bridges(part, by_token, RULES.linking, 0), key=len)
+    assert len(pieces) == 2
+    assert {m[0] for m in pieces[0]} == {"a"} and len(pieces[0]) >= 28
+    assert {m for m in pieces[1] if m.startswith("a")} <= {"a00", "a01"}
+    # a hydra: two system prompts, each on half the accounts, one gateway fingerprint on all
+    hydra = {
+        ("system_prompt", "s1"): [f"h{i:03d}" for i in range(0, 200, 2)],
+        ("system_prompt", "s2"): [f"h{i:03d}" for i in range(1, 200, 2)],
+        ("client_fp", "gateway"): [f"h{i:03d}" for i in range(200)],
+    }
+    whole = sorted({a for members in hydra.values() for a in members})
+    assert _cut_thin_bridges(whole, hydra, RULES.linking, 0) == [whole]

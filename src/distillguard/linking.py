@@ -114,7 +114,7 @@ def link(
     graph: nx.Graph[tuple[str, ...]] = nx.Graph()
     for key, w in weights.items():
         node = ("t", *key)
-        for a in holders[key]:
+        for a in sorted(holders[key]):  # insertion order feeds Louvain: keep it stable
             graph.add_edge(("a", a), node, weight=w)
     communities = (
         nx.community.louvain_communities(
@@ -125,7 +125,7 @@ def link(
     )
     tokens_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for key in weights:
-        for a in holders[key]:
+        for a in sorted(holders[key]):
             tokens_of[a].append(key)
 
     def counts_in(group: Iterable[str]) -> Counter[tuple[str, str]]:
