@@ -272,3 +272,12 @@ def test_report_all_keeps_to_the_window(
         str(tmp_path / "c"),
     )
     assert code == 3 and "--since" in output
+
+
+def test_the_findings_window_becomes_safe_sql(campaigns: Campaigns, tmp_path: Path) -> None:
+    found = dg.load_findings(campaigns.findings)
+    found.window = {"since": "2026-05-01T00:00:00+00:00", "until": None}
+    assert found.window_condition("e.ts") == " AND e.ts >= TIMESTAMPTZ '2026-05-01T00:00:00+00:00'"
+    found.window = {"since": "2026-05-01'; DROP TABLE accounts; --", "until": None}
+    with pytest.raises(dg.InputError, match="not a timestamp"):
+        found.window_condition()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,24 @@ class Findings:
     accounts: pa.Table
     clusters: pa.Table
     window: dict[str, str | None]
+
+    def window_condition(self, column: str = "ts") -> str:
+        """SQL ``AND`` terms restricting ``column`` to the scan's window (empty when the scan
+        had none). The bounds are parsed as timestamps first, so a tampered findings.json
+        cannot inject SQL."""
+        terms = []
+        for key, op in (("since", ">="), ("until", "<")):
+            value = self.window.get(key)
+            if value:
+                try:
+                    bound = datetime.fromisoformat(str(value))
+                except ValueError as exc:
+                    raise InputError(
+                        f"window.{key} is not a timestamp: {value!r}",
+                        path=self.path / "findings.json",
+                    ) from exc
+                terms.append(f" AND {column} {op} TIMESTAMPTZ '{bound.isoformat()}'")
+        return "".join(terms)
 
     def cluster_ids(self) -> list[str]:
         return [str(c) for c in self.clusters.column("cluster_id").to_pylist()]

@@ -113,11 +113,7 @@ def match(
     by_kind: dict[str, list[SharedIndicator]] = defaultdict(list)
     for s in usable:
         by_kind[s.kind].append(s)
-    where, params = "", []
-    for k, op in (("since", ">="), ("until", "<")):
-        if findings and findings.window.get(k):
-            where += f" AND ts {op} ?::TIMESTAMPTZ"
-            params.append(findings.window[k])
+    where = findings.window_condition("ts") if findings else ""
     hits: dict[str, dict[str, SharedIndicator]] = defaultdict(dict)  # account → kind → indicator
 
     def exact(kind: str, column: str) -> None:
@@ -127,7 +123,6 @@ def match(
         rows = store.query_with(
             f"SELECT DISTINCT account_id, {column} AS v FROM exchanges WHERE {column} IN "
             f"(SELECT v FROM _v){where}",
-            params,
             _v=pa.table({"v": pa.array(list(values), pa.string())}),
         ).to_pylist()
         for r in rows:
@@ -144,7 +139,7 @@ def match(
             except ValueError:
                 result.skipped += 1
         rows = store.query(
-            f"SELECT DISTINCT account_id, ip FROM exchanges WHERE ip IS NOT NULL{where}", params
+            f"SELECT DISTINCT account_id, ip FROM exchanges WHERE ip IS NOT NULL{where}"
         ).to_pylist()
         v4 = [(n, s) for n, s in nets if n.version == 4]
         hit: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, SharedIndicator] | None
@@ -175,7 +170,6 @@ def match(
         for r in store.query(
             f"SELECT account_id, email, lower(coalesce(email_domain, split_part(email, '@', 2))) AS domain, "
             f"payment_fp FROM accounts WHERE account_id IN ({active})",
-            params,
         ).to_pylist():
             a = r["account_id"]
             if r["domain"] in domains:
@@ -190,7 +184,7 @@ def match(
                 hits[a].setdefault("payment-pseudonym", payments[p])
     if "prompt-template" in by_kind:
         _match_templates(
-            store, by_kind["prompt-template"], consortium_key(settings), where, params, hits, result
+            store, by_kind["prompt-template"], consortium_key(settings), where, hits, result
         )
     for account, kinds in hits.items():
         strong = [s for k, s in kinds.items() if k in STRONG]
@@ -205,7 +199,6 @@ def _match_templates(
     shared: list[SharedIndicator],
     key: bytes,
     where: str,
-    params: list[Any],
     hits: dict[str, dict[str, SharedIndicator]],
     result: MatchResult,
 ) -> None:
@@ -218,8 +211,7 @@ def _match_templates(
         f"""SELECT account_id, {_templates.TEMPLATE_TEXT} AS text FROM exchanges
             WHERE prompt IS NOT NULL AND length(prompt) >= 20{where}
             QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY ts, request_id)
-                    <= {PROMPTS_PER_ACCOUNT}""",
-        params,
+                    <= {PROMPTS_PER_ACCOUNT}"""
     ).to_pylist()
     for r in rows:
         if "prompt-template" in hits.get(r["account_id"], {}):

@@ -66,11 +66,7 @@ def _values(
     store: Store, findings: Findings, members: list[str], min_accounts: int
 ) -> list[dict[str, Any]]:
     """(kind, value, accounts, exchanges, first_seen, last_seen) of the members' infrastructure."""
-    where, params = "", []
-    for key, op in (("since", ">="), ("until", "<")):
-        if findings.window.get(key):
-            where += f" AND e.ts {op} ?::TIMESTAMPTZ"
-            params.append(findings.window[key])
+    where = findings.window_condition("e.ts")
     ex = f"SELECT e.* FROM exchanges e JOIN _m USING (account_id) WHERE true{where}"
     parts = [
         ("ip", "ip", "ip IS NOT NULL", 50),
@@ -92,8 +88,7 @@ def _values(
         for kind, expr, cond, limit in parts
     )
     ids = pa.table({"account_id": pa.array(members, pa.string())})
-    repeat = sql.count("?") // len(params) if params else 0
-    rows: list[dict[str, Any]] = store.query_with(sql, params * repeat, _m=ids).to_pylist()
+    rows: list[dict[str, Any]] = store.query_with(sql, _m=ids).to_pylist()
     return rows
 
 

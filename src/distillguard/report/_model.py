@@ -60,15 +60,6 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return [{k: _iso(v) for k, v in r.items()} for r in table.to_pylist()]
 
 
-def _window(findings: Findings) -> tuple[str, list[Any]]:
-    where, params = [], []
-    for key, op in (("since", ">="), ("until", "<")):
-        if findings.window.get(key):
-            where.append(f"e.ts {op} ?::TIMESTAMPTZ")
-            params.append(findings.window[key])
-    return (" AND " + " AND ".join(where) if where else ""), params
-
-
 def build(store: Store, findings: Findings, cluster_id: str, settings: Settings) -> dict[str, Any]:
     """Everything a campaign report says, as JSON-ready data."""
     cfg = settings.report
@@ -76,13 +67,11 @@ def build(store: Store, findings: Findings, cluster_id: str, settings: Settings)
     members = findings.members(cluster_id)
     key = local_key(settings.db)
     ids = pa.table({"account_id": pa.array(cluster["account_ids"] or [], pa.string())})
-    window, params = _window(findings)
+    window = findings.window_condition("e.ts")
 
     def q(sql: str) -> list[dict[str, Any]]:
-        # members are an Arrow table registered for the query; window values are parameters
-        # (the window's parameters once per occurrence of the window in the SQL)
-        repeat = sql.count("?") // len(params) if params else 0
-        return _rows(store.query_with(sql, params * repeat, _members=ids))
+        # the members are an Arrow table registered for the query
+        return _rows(store.query_with(sql, _members=ids))
 
     member_ex = f"SELECT e.* FROM exchanges e JOIN _members m USING (account_id) WHERE true{window}"
     daily = q(
