@@ -59,12 +59,14 @@ def _no_color(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def campaigns(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Campaigns:
+def campaigns(tmp_path_factory: pytest.TempPathFactory) -> Campaigns:
+    """Built from the public corpus when it is beside the checkout, else from the simulator's
+    own text generator: reports and indicator sharing are tested either way."""
     from distillguard.rules import load_rules
     from distillguard.scan import scan
 
     work = tmp_path_factory.mktemp("campaigns")
-    report = dg.simulate("mixed", 60_000, seed=11, out=work / "sim", corpus=corpus)
+    report = dg.simulate("mixed", 60_000, seed=11, out=work / "sim", corpus=_corpus_dir())
     settings = dg.load_settings(
         db=work / "dg.duckdb",
         intel={"consortium_key": "test-consortium-key-not-a-secret"},
