@@ -24,6 +24,10 @@ def _normalise(expr: str) -> str:
     return f"regexp_replace(regexp_replace(lower({expr}), '[0-9]+', '0', 'g'), '\\s+', ' ', 'g')"
 
 
+EMAIL_DOMAIN = "lower(coalesce({p}email_domain, split_part({p}email, '@', 2)))"
+"""SQL for an account's e-mail domain (the column, else the part after @); format ``p`` with
+the table alias and a dot, or an empty string."""
+
 SAMPLE_EVERY = 32
 SAMPLE_CHARS = 600
 """One exchange in ``SAMPLE_EVERY`` (by a hash of its request id) keeps the first
@@ -167,7 +171,7 @@ def account_attributes_sql(features: str, disposable_domains: list[str]) -> str:
 WITH a AS (
   SELECT *,
     lower(split_part(email, '@', 1)) AS local_part,
-    lower(coalesce(email_domain, split_part(email, '@', 2))) AS domain
+    {EMAIL_DOMAIN.format(p="")} AS domain
   FROM accounts
 ),
 stems AS (

@@ -36,28 +36,29 @@ def quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+_STRING_PATHS = {
+    "user-agent": "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'",
+    "client-fingerprint": "x-llm-client:fingerprint",
+    "email-pseudonym": "x-llm-account:email_hmac",
+    "payment-pseudonym": "x-llm-account:payment_hmac",
+    "prompt-template": "x-llm-prompt:template_minhash",
+}
+"""Kinds whose pattern is ``[<path> = '<value>']``; the other kinds are special below."""
+
+
 def pattern(kind: str, value: str | int) -> str:
     v = str(value)
+    obj = "ipv6-addr" if ":" in v else "ipv4-addr"
+    if kind in _STRING_PATHS:
+        return f"[{_STRING_PATHS[kind]} = {quote(v)}]"
     if kind == "ip":
-        obj = "ipv6-addr" if ":" in v else "ipv4-addr"
         return f"[{obj}:value = {quote(v)}]"
     if kind == "subnet":
-        obj = "ipv6-addr" if ":" in v else "ipv4-addr"
         return f"[{obj}:value ISSUBSET {quote(v)}]"
     if kind == "asn":
         return f"[autonomous-system:number = {int(value)}]"
-    if kind == "user-agent":
-        return f"[network-traffic:extensions.'http-request-ext'.request_header.'User-Agent' = {quote(v)}]"
     if kind == "email-domain":
         return f"[email-addr:value LIKE {quote('%@' + v)}]"
-    if kind == "client-fingerprint":
-        return f"[x-llm-client:fingerprint = {quote(v)}]"
-    if kind == "email-pseudonym":
-        return f"[x-llm-account:email_hmac = {quote(v)}]"
-    if kind == "payment-pseudonym":
-        return f"[x-llm-account:payment_hmac = {quote(v)}]"
-    if kind == "prompt-template":
-        return f"[x-llm-prompt:template_minhash = {quote(v)}]"
     raise ValueError(f"unknown indicator kind {kind!r}")
 
 
@@ -66,17 +67,11 @@ _PARSERS: list[tuple[str, re.Pattern[str]]] = [
     ("subnet", re.compile(rf"^\[ipv[46]-addr:value ISSUBSET {_STR}\]$")),
     ("ip", re.compile(rf"^\[ipv[46]-addr:value = {_STR}\]$")),
     ("asn", re.compile(r"^\[autonomous-system:number = (\d+)\]$")),
-    (
-        "user-agent",
-        re.compile(
-            rf"^\[network-traffic:extensions\.'http-request-ext'\.request_header\.'User-Agent' = {_STR}\]$"
-        ),
-    ),
     ("email-domain", re.compile(r"^\[email-addr:value LIKE '%@((?:[^'\\]|\\.)*)'\]$")),
-    ("client-fingerprint", re.compile(rf"^\[x-llm-client:fingerprint = {_STR}\]$")),
-    ("email-pseudonym", re.compile(rf"^\[x-llm-account:email_hmac = {_STR}\]$")),
-    ("payment-pseudonym", re.compile(rf"^\[x-llm-account:payment_hmac = {_STR}\]$")),
-    ("prompt-template", re.compile(rf"^\[x-llm-prompt:template_minhash = {_STR}\]$")),
+    *(
+        (kind, re.compile(rf"^\[{re.escape(path)} = {_STR}\]$"))
+        for kind, path in _STRING_PATHS.items()
+    ),
 ]
 _UNESCAPE = re.compile(r"\\(.)")
 

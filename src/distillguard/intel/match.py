@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from distillguard.config import Settings
 from distillguard.errors import InputError
+from distillguard.features import EMAIL_DOMAIN
 from distillguard.findings import Findings
 from distillguard.intel import _templates
 from distillguard.intel._indicators import STRONG, WEAK, parse
@@ -168,7 +169,7 @@ def match(
         payments = {s.value: s for s in by_kind.get("payment-pseudonym", [])}
         active = f"SELECT DISTINCT account_id FROM exchanges WHERE true{where}"
         for r in store.query(
-            f"SELECT account_id, email, lower(coalesce(email_domain, split_part(email, '@', 2))) AS domain, "
+            f"SELECT account_id, email, {EMAIL_DOMAIN.format(p='')} AS domain, "
             f"payment_fp FROM accounts WHERE account_id IN ({active})",
         ).to_pylist():
             a = r["account_id"]

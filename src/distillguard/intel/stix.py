@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from distillguard.config import Settings
+from distillguard.features import EMAIL_DOMAIN
 from distillguard.findings import Findings
 from distillguard.intel import _templates
 from distillguard.intel._indicators import STRONG, pattern
@@ -168,22 +169,24 @@ def export_bundle(
         modified=now,
         **by,
     )
-    objects: list[Any] = [identity, ext, campaign, infrastructure]
-    objects.append(
-        stix2.Relationship(
-            id=_sid("relationship", campaign.id, "uses", infrastructure.id),
-            source_ref=campaign.id,
-            relationship_type="uses",
-            target_ref=infrastructure.id,
+
+    def relationship(source: str, kind: str, target: str) -> Any:
+        return stix2.Relationship(
+            id=_sid("relationship", source, kind, target),
+            source_ref=source,
+            relationship_type=kind,
+            target_ref=target,
             created=first,
             modified=now,
             **by,
         )
-    )
+
+    objects: list[Any] = [identity, ext, campaign, infrastructure]
+    objects.append(relationship(campaign.id, "uses", infrastructure.id))
 
     values = _values(store, findings, members, settings.intel.min_accounts)
     acc = store.query_with(
-        "SELECT a.email, lower(coalesce(a.email_domain, split_part(a.email, '@', 2))) AS domain, a.payment_fp "
+        f"SELECT a.email, {EMAIL_DOMAIN.format(p='a.')} AS domain, a.payment_fp "
         "FROM accounts a JOIN _m USING (account_id)",
         _m=pa.table({"account_id": pa.array(members, pa.string())}),
     ).to_pylist()
@@ -233,17 +236,7 @@ def export_bundle(
             **by,
         )
         objects.append(indicator)
-        objects.append(
-            stix2.Relationship(
-                id=_sid("relationship", indicator.id, "indicates", campaign.id),
-                source_ref=indicator.id,
-                relationship_type="indicates",
-                target_ref=campaign.id,
-                created=first,
-                modified=now,
-                **by,
-            )
-        )
+        objects.append(relationship(indicator.id, "indicates", campaign.id))
         seen_first = v.get("first_seen") or first
         seen_last = v.get("last_seen") or last
         objects.append(

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from distillguard.config import Settings
+from distillguard.features import EMAIL_DOMAIN
 from distillguard.findings import Findings
 from distillguard.pseudonym import local_key, pseudonym
 from distillguard.store import Store
@@ -115,8 +116,8 @@ def build(store: Store, findings: Findings, cluster_id: str, settings: Settings)
         ),
     }
     acc = q(
-        """SELECT a.account_id, a.created_at, a.org_id, a.verification, a.tier, a.program,
-                  a.billing_country, lower(coalesce(a.email_domain, split_part(a.email, '@', 2))) AS email_domain,
+        f"""SELECT a.account_id, a.created_at, a.org_id, a.verification, a.tier, a.program,
+                  a.billing_country, {EMAIL_DOMAIN.format(p="a.")} AS email_domain,
                   a.payment_fp
            FROM accounts a JOIN _members m USING (account_id)"""
     )
@@ -225,7 +226,7 @@ def _graph(
         UNION SELECT account_id, 'payment', payment_fp FROM accounts WHERE payment_fp IS NOT NULL
               AND account_id IN (SELECT account_id FROM _drawn)
         UNION SELECT account_id, 'email_stem', regexp_replace(lower(split_part(email, '@', 1)), '[0-9]+$', '')
-              || '@' || lower(coalesce(email_domain, split_part(email, '@', 2)))
+              || '@' || {EMAIL_DOMAIN.format(p="")}
               FROM accounts WHERE email IS NOT NULL AND account_id IN (SELECT account_id FROM _drawn)""",
         _drawn=pa.table({"account_id": pa.array(drawn, pa.string())}),
     ).to_pylist()
