@@ -12,7 +12,9 @@ called the outside library, so callers need to catch only this tree::
     │   └── RowError               one row is invalid (file, row, field, reason)
     ├── StoreError             the embedded store cannot be opened, read or written
     ├── CorpusError            the public prompt corpus is missing or malformed
-    └── SimulationError        an impossible scenario, scale or seed
+    ├── SimulationError        an impossible scenario, scale or seed
+    ├── SharingError           a TAXII server refused a request or could not be reached
+    └── GatewayError           the gateway's admin API refused a request or is unreachable
 
 The CLI maps each branch to its own exit code (see :data:`EXIT_CODES`).
 """
@@ -86,6 +88,12 @@ class SharingError(DistillguardError):
     exit_code = 8
 
 
+class GatewayError(DistillguardError):
+    """The gateway's admin API refused a request or could not be reached."""
+
+    exit_code = 9
+
+
 EXIT_CODES: dict[type[DistillguardError], int] = {
     cls: cls.exit_code
     for cls in (
@@ -96,5 +104,6 @@ EXIT_CODES: dict[type[DistillguardError], int] = {
         CorpusError,
         SimulationError,
         SharingError,
+        GatewayError,
     )
 }

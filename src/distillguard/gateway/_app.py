@@ -1,0 +1,462 @@
+"""The ASGI application: proxy routes (plain Starlette, for speed) and the admin API (FastAPI,
+for its OpenAPI document). ``/openapi.json`` describes both; ``/docs`` renders it."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.responses import Response
+
+from distillguard.gateway._config import GatewayConfig
+from distillguard.gateway._limits import Limiter, MemoryLimiter, RedisLimiter
+from distillguard.gateway._log import ExchangeLog
+from distillguard.gateway._metrics import Metrics
+from distillguard.gateway._policy import Rule, effective
+from distillguard.gateway._proxy import Proxy
+from distillguard.gateway._requests import Api, ApiError, api_key
+from distillguard.gateway._state import (
+    Account,
+    Decision,
+    RedisRegistry,
+    SqliteRegistry,
+    State,
+    hash_key,
+    now_utc,
+)
+
+
+class Gateway:
+    """Everything one gateway process holds; built by :func:`create_app`."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.redis: Any = None
+        limiter: Limiter
+        if config.state.backend == "redis":
+            import redis.asyncio as aioredis
+
+            self.redis = aioredis.Redis.from_url(
+                config.state.redis_url,
+                socket_timeout=config.state.redis_timeout_s,
+                socket_connect_timeout=config.state.redis_timeout_s,
+                health_check_interval=30,
+            )
+            registry: Any = RedisRegistry(self.redis, config.state.redis_prefix)
+            limiter = RedisLimiter(self.redis, config.state.redis_prefix)
+        else:
+            registry = SqliteRegistry(config.state.path)
+            limiter = MemoryLimiter()
+        self.state = State(registry, cache_ttl_s=config.state.cache_ttl_s)
+        self.limiter = limiter
+        self.log = ExchangeLog(config.log)
+        self.proxy = Proxy(config, self.state, limiter, self.log, self.metrics)
+        self.state.on_change.append(self._log_decision)
+
+    async def _log_decision(self, d: Decision) -> None:
+        self.log.decision(
+            {
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "event": "created" if d.active else "revoked",
+                "id": d.id,
+                "action": d.action,
+                ("cluster_id" if d.scope == "cluster" else "account_id"): d.target,
+                "params": d.params,
+                "reason": d.reason,
+                "source": d.source,
+                "by": d.revoked_by,
+            }
+        )
+
+    async def start(self) -> None:
+        await self.proxy.start()
+        self.state.start()
+        self.log.start()
+
+    async def close(self) -> None:
+        await self.proxy.close()
+        await self.log.close()
+        await self.state.close()
+        await self.limiter.close()
+
+
+# -- admin API models ------------------------------------------------------------------------------
+class AccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    org_id: str | None = Field(None, max_length=200)
+    tier: str | None = Field(None, max_length=64)
+    verification: str | None = None
+    program: str | None = None
+    created_at: datetime | None = None
+    cluster_id: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=320)
+    payment_fp: str | None = Field(None, max_length=200)
+    billing_country: str | None = Field(None, max_length=2)
+    allowlisted: bool | None = None
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["allow", "throttle", "verify", "restrict", "shape", "block"]
+    scope: Literal["account", "cluster"] = "account"
+    target: str = Field(min_length=1, max_length=200)
+    params: dict[str, Any] = Field(default_factory=dict)
+    reason: str = Field("", max_length=2_000)
+    source: Literal["admin", "policy", "watch"] = "admin"
+    expires_in_hours: float | None = Field(None, gt=0)
+
+
+class Batch(BaseModel):
+    """What ``decide`` and ``watch`` push: decisions, and cluster membership of accounts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decisions: list[DecisionIn] = Field(default_factory=list, max_length=100_000)
+    clusters: dict[str, str | None] = Field(
+        default_factory=dict, description="account_id → cluster_id"
+    )
+    replace_source: Literal["policy", "watch"] | None = Field(
+        None, description="lift this source's decisions not in this batch (a fresh scan's view)"
+    )
+
+
+class Revoke(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    suppress_hours: float = Field(
+        24.0, ge=0, description="keep watch/policy from re-imposing it for this long"
+    )
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    api_key: str = Field(description="shown once; only its SHA-256 is stored")
+
+
+_bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _admin_router(gw: Gateway) -> APIRouter:
+    def admin(creds: Credentials) -> str:
+        digest = gw.config.admin.digest()
+        if digest is None:
+            raise HTTPException(403, "admin API disabled: set admin.token_sha256 or the token env")
+        if creds is None or not hmac.compare_digest(
+            hash_key(creds.credentials), digest
+        ):
+            raise HTTPException(401, "invalid admin credential", {"www-authenticate": "Bearer"})
+        return "admin"
+
+    r = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(admin)])
+
+    async def _account(account_id: str) -> Account:
+        acc = await gw.state.get_account(account_id)
+        if acc is None:
+            raise HTTPException(404, f"no account {account_id!r}")
+        return acc
+
+    @r.get("/accounts", summary="List accounts")
+    async def list_accounts(
+        offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=10_000)
+    ) -> list[Account]:
+        accounts = sorted(await gw.state.accounts(), key=lambda a: a.account_id)
+        return accounts[offset : offset + limit]
+
+    @r.put("/accounts/{account_id}", summary="Create or replace an account")
+    async def put_account(account_id: str, body: AccountIn) -> Account:
+        try:
+            acc = Account(account_id=account_id, **body.model_dump(exclude_none=True))
+        except ValidationError as exc:
+            raise HTTPException(422, exc.errors(include_url=False)) from None
+        return await gw.state.put_account(acc)
+
+    @r.patch("/accounts/{account_id}", summary="Change tier, verification, programme, cluster…")
+    async def patch_account(account_id: str, body: AccountIn) -> Account:
+        acc = await _account(account_id)
+        try:
+            acc = Account.model_validate(
+                {**acc.model_dump(), **body.model_dump(exclude_unset=True)}
+            )
+        except ValidationError as exc:
+            raise HTTPException(422, exc.errors(include_url=False)) from None
+        return await gw.state.put_account(acc)
+
+    @r.get("/accounts/{account_id}", summary="An account's current state")
+    async def account_state(account_id: str) -> dict[str, Any]:
+        acc = await _account(account_id)
+        keys = await gw.state.keys(account_id)
+        decisions = [d for d in await gw.state.decisions() if d.in_force(now_utc()) and (
+            (d.scope == "account" and d.target == account_id)
+            or (d.scope == "cluster" and d.target == acc.cluster_id))]  # fmt: skip
+        from distillguard.gateway._state import AccountView
+
+        eff = effective(AccountView(acc, "", decisions), gw.config)
+        levels = await gw.limiter.levels(eff.request_buckets + eff.token_buckets)
+        return {
+            "account": acc.model_dump(mode="json"),
+            "keys": [{k: v for k, v in key.items() if k != "account_id"} for key in keys],
+            "decisions": [d.model_dump(mode="json") for d in decisions],
+            "effective": {
+                "action": eff.action,
+                "blocked": eff.blocked is not None,
+                "verification_required": eff.verify_level,
+                "tier": eff.tier_name,
+                "thinking": eff.thinking,
+                "max_tokens": eff.max_tokens,
+                "reasons": eff.reasons,
+            },
+            "buckets": {
+                b.key: {"level": round(level, 3), "capacity": b.capacity, "period_s": b.period_s}
+                for b, level in zip(eff.request_buckets + eff.token_buckets, levels, strict=True)
+            },
+        }
+
+    @r.post("/accounts/{account_id}/keys", summary="Issue an API key (shown once)")
+    async def create_key(account_id: str, name: str = Query("", max_length=200)) -> KeyOut:
+        await _account(account_id)
+        key_id, secret = await gw.state.create_key(account_id, name)
+        return KeyOut(key_id=key_id, api_key=secret)
+
+    @r.get("/accounts/{account_id}/keys", summary="An account's keys (never the secrets)")
+    async def list_keys(account_id: str) -> list[dict[str, Any]]:
+        return await gw.state.keys(account_id)
+
+    @r.delete("/keys/{key_id}", summary="Revoke an API key")
+    async def revoke_key(key_id: str) -> dict[str, Any]:
+        if not await gw.state.revoke_key(key_id):
+            raise HTTPException(404, f"no active key {key_id!r}")
+        return {"key_id": key_id, "revoked": True}
+
+    def _decision(body: DecisionIn) -> Decision:
+        try:
+            Rule(action=body.action, params=body.params)
+        except ValidationError as exc:
+            raise HTTPException(422, exc.errors(include_url=False)) from None
+        expires = now_utc() + timedelta(hours=body.expires_in_hours) if body.expires_in_hours else None
+        return Decision(
+            action=body.action, scope=body.scope, target=body.target, params=body.params,
+            reason=body.reason, source=body.source, expires_at=expires,
+            review="pending" if body.source == "watch" else "none",
+        )  # fmt: skip
+
+    @r.post("/decisions", summary="Impose a decision on an account or a cluster")
+    async def create_decision(body: DecisionIn) -> Decision:
+        return await gw.state.put_decision(_decision(body))
+
+    @r.post("/decisions/batch", summary="Load decisions from findings (decide / watch)")
+    async def batch(body: Batch) -> dict[str, Any]:
+        moved = 0
+        for account_id, cluster_id in body.clusters.items():
+            moved += await gw.state.assign_cluster(account_id, cluster_id)
+        current = [d for d in await gw.state.decisions() if d.in_force(now_utc())]
+        same = {(d.action, d.scope, d.target, orjson.dumps(d.params, option=orjson.OPT_SORT_KEYS)): d
+                for d in current if d.source == (body.replace_source or "")}  # fmt: skip
+        created, kept, suppressed = [], set(), 0
+        for item in body.decisions:
+            if await gw.state.suppressed(item.scope, item.target):
+                suppressed += 1
+                continue
+            sig = (item.action, item.scope, item.target, orjson.dumps(item.params, option=orjson.OPT_SORT_KEYS))
+            if sig in same:
+                kept.add(same[sig].id)
+                continue
+            created.append((await gw.state.put_decision(_decision(item))).id)
+        lifted = []
+        if body.replace_source:
+            for d in same.values():
+                if d.id not in kept:
+                    await gw.state.revoke(d.id, f"{body.replace_source} rescan")
+                    lifted.append(d.id)
+        return {"created": created, "unchanged": sorted(kept), "lifted": lifted,
+                "suppressed": suppressed, "accounts_moved": moved}  # fmt: skip
+
+    @r.get("/decisions", summary="Decisions, newest first")
+    async def list_decisions(
+        active: bool | None = None,
+        source: str | None = Query(None, max_length=64),
+        review: Literal["pending", "confirmed", "none"] | None = None,
+        target: str | None = Query(None, max_length=200),
+    ) -> list[Decision]:
+        out = []
+        at = now_utc()
+        for d in reversed(await gw.state.decisions()):
+            if active is not None and d.in_force(at) != active:
+                continue
+            if (source and d.source != source) or (review and d.review != review) or (
+                target and d.target != target
+            ):
+                continue
+            out.append(d)
+        return out
+
+    @r.post("/decisions/{decision_id}/revoke", summary="Lift a decision (reversible actions)")
+    async def revoke(decision_id: str, body: Revoke | None = None) -> Decision:
+        d = await gw.state.revoke(decision_id, "admin", (body or Revoke()).suppress_hours)
+        if d is None:
+            raise HTTPException(404, f"no decision {decision_id!r}")
+        return d
+
+    @r.post("/decisions/{decision_id}/confirm", summary="Mark an automatic decision reviewed")
+    async def confirm(decision_id: str) -> Decision:
+        d = await gw.state.get_decision(decision_id)
+        if d is None:
+            raise HTTPException(404, f"no decision {decision_id!r}")
+        return await gw.state.put_decision(d.model_copy(update={"review": "confirmed"}))
+
+    @r.get("/export/accounts", summary="Accounts as contract records (for watch/scan)")
+    async def export_accounts() -> list[dict[str, Any]]:
+        out = []
+        for acc in await gw.state.accounts():
+            doc = acc.model_dump(mode="json", exclude={"cluster_id"})
+            doc["email_domain"] = acc.email.rsplit("@", 1)[-1] if acc.email and "@" in acc.email else None
+            out.append(doc)
+        return out
+
+    return r
+
+
+_PROXY_OPENAPI: dict[str, Any] = {
+    "/v1/chat/completions": {
+        "post": {
+            "tags": ["proxy"],
+            "summary": "OpenAI Chat Completions (streaming and not), checked and logged",
+            "description": "Authenticate with `Authorization: Bearer <key>`. The body is the "
+            "OpenAI Chat Completions request; fields the gateway does not know go to the "
+            "upstream unless `strict_fields` is set. Refusals use OpenAI's error format with "
+            "`code` one of invalid_api_key, invalid_json, invalid_request, request_too_large, "
+            "account_blocked, verification_required (with verification_url and required_level), "
+            "capability_restricted, model_restricted, rate_limit_exceeded (with Retry-After), "
+            "state_unavailable, upstream_error.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["model", "messages"], "properties": {
+                    "model": {"type": "string"}, "messages": {"type": "array"},
+                    "stream": {"type": "boolean"}, "max_tokens": {"type": "integer"},
+                    "max_completion_tokens": {"type": "integer"}, "tools": {"type": "array"},
+                    "reasoning_effort": {"type": "string"}, "temperature": {"type": "number"}}}}}},
+            "responses": {
+                "200": {"description": "The upstream's answer (JSON, or text/event-stream)"},
+                "400": {"description": "Invalid request"}, "401": {"description": "Bad API key"},
+                "403": {"description": "Blocked, verification required, or restricted"},
+                "413": {"description": "Body too large"}, "429": {"description": "Throttled"},
+                "502": {"description": "Upstream failed"},
+                "503": {"description": "State store unavailable"}},
+        }
+    },
+    "/v1/messages": {
+        "post": {
+            "tags": ["proxy"],
+            "summary": "Anthropic Messages (streaming and not), checked and logged",
+            "description": "Authenticate with `x-api-key: <key>` (or a Bearer token). Errors "
+            "use Anthropic's format `{type: error, error: {type, message, code}}` with the "
+            "same codes as the OpenAI route.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["model", "messages", "max_tokens"], "properties": {
+                    "model": {"type": "string"}, "messages": {"type": "array"},
+                    "max_tokens": {"type": "integer"}, "system": {}, "stream": {"type": "boolean"},
+                    "tools": {"type": "array"}, "thinking": {"type": "object"}}}}}},
+            "responses": {"200": {"description": "The upstream's answer (JSON or SSE)"},
+                          "4XX": {"description": "Refused (see the OpenAI route)"}},
+        }
+    },
+    "/v1/models": {"get": {"tags": ["proxy"], "summary": "Models the key's tier may use",
+                           "responses": {"200": {"description": "OpenAI or Anthropic list format"}}}},
+    "/metrics": {"get": {"tags": ["operations"], "summary": "Prometheus metrics",
+                         "responses": {"200": {"description": "text exposition format"}}}},
+    "/healthz": {"get": {"tags": ["operations"], "summary": "Liveness",
+                         "responses": {"200": {"description": "ok"}}}},
+}  # fmt: skip
+
+
+def create_app(config: GatewayConfig) -> FastAPI:
+    """The gateway as an ASGI app (``uvicorn`` serves it in ``distillguard gateway``)."""
+    gw = Gateway(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await gw.start()
+        try:
+            yield
+        finally:
+            await gw.close()
+
+    app = FastAPI(
+        title="distillguard gateway",
+        version="1",
+        summary="OpenAI- and Anthropic-compatible proxy that logs every exchange and enforces "
+        "per-account decisions; admin API under /admin (Bearer admin token).",
+        lifespan=lifespan,
+    )
+    app.state.gateway = gw
+
+    async def chat(request: Request) -> Response:
+        return await gw.proxy.handle(request, "openai")
+
+    async def messages(request: Request) -> Response:
+        return await gw.proxy.handle(request, "anthropic")
+
+    async def models(request: Request) -> Response:
+        api: Api = "anthropic" if "anthropic-version" in request.headers else "openai"
+        key = api_key(request.headers)
+        view = await gw.state.view(hash_key(key)) if key else None
+        if view is None:
+            return ApiError(401, "invalid API key", code="invalid_api_key").response(api)
+        tier = effective(view, config).tier
+        import fnmatch
+
+        allowed = [m for m in config.models if any(fnmatch.fnmatchcase(m.id, p) for p in tier.models)]
+        if api == "anthropic":
+            data: list[dict[str, Any]] = [
+                {"type": "model", "id": m.id, "display_name": m.id,
+                 "created_at": (m.released_at or datetime(2024, 1, 1, tzinfo=UTC)).isoformat()}
+                for m in allowed
+            ]  # fmt: skip
+            body: dict[str, Any] = {"data": data, "has_more": False,
+                                    "first_id": data[0]["id"] if data else None,
+                                    "last_id": data[-1]["id"] if data else None}  # fmt: skip
+        else:
+            body = {"object": "list", "data": [
+                {"id": m.id, "object": "model", "owned_by": m.owned_by,
+                 "created": int((m.released_at or datetime(2024, 1, 1, tzinfo=UTC)).timestamp())}
+                for m in allowed]}  # fmt: skip
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    async def metrics(request: Request) -> Response:
+        gw.metrics.spooled.set(gw.log.written)
+        gw.metrics.flushed.set(gw.log.flushed)
+        gw.metrics.flush_errors.set(gw.log.errors)
+        return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def healthz(request: Request) -> Response:
+        return Response(orjson.dumps({"ok": True, "time": time.time()}), media_type="application/json")
+
+    app.add_route("/v1/chat/completions", chat, methods=["POST"], include_in_schema=False)
+    app.add_route("/v1/messages", messages, methods=["POST"], include_in_schema=False)
+    app.add_route("/v1/models", models, methods=["GET"], include_in_schema=False)
+    app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.include_router(_admin_router(gw))
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                                 routes=app.routes)  # fmt: skip
+            schema["paths"] = {**_PROXY_OPENAPI, **schema.get("paths", {})}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

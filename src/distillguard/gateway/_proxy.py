@@ -1,0 +1,538 @@
+"""The proxy: authenticate, decide, forward, shape, log — for both APIs, streamed or not."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import orjson
+from opentelemetry import trace
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from distillguard.gateway._config import GatewayConfig, Tier
+from distillguard.gateway._limits import Bucket, Limiter
+from distillguard.gateway._log import ExchangeLog, capture
+from distillguard.gateway._metrics import Metrics
+from distillguard.gateway._policy import Effective, effective
+from distillguard.gateway._requests import Api, ApiError, Parsed, api_key, parse
+from distillguard.gateway._shape import Reader, StreamShaper, shape_anthropic, shape_openai
+from distillguard.gateway._state import AccountView, State, hash_key, verification_at_least
+from distillguard.signals import TRACE_EXTRACTION
+
+log = logging.getLogger("distillguard.gateway")
+tracer = trace.get_tracer("distillguard.gateway")
+
+_PASS_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "openai-beta")
+_PASS_RESPONSE_HEADERS = ("request-id", "x-request-id", "openai-processing-ms")
+_ENDPOINT = {"openai": "chat.completions", "anthropic": "messages"}
+
+
+class StateUnavailable(Exception):
+    """Shared state (Redis) could not be reached."""
+
+
+@dataclass
+class Exchange:
+    """One request in flight: what is logged about it when it ends."""
+
+    api: Api
+    request_id: str
+    started: float
+    ts_us: int
+    ip: str | None
+    user_agent: str | None
+    client_fp: str | None
+    country: str | None
+    view: AccountView | None = None
+    parsed: Parsed | None = None
+    eff: Effective | None = None
+    upstream_ms: float = 0.0
+    injected_usage: bool = False
+
+
+class Proxy:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        state: State,
+        limiter: Limiter,
+        exchange_log: ExchangeLog,
+        metrics: Metrics,
+    ) -> None:
+        self.config = config
+        self.state = state
+        self.limiter = limiter
+        self.log = exchange_log
+        self.metrics = metrics
+        self.session: aiohttp.ClientSession | None = None
+        self._released = {m.id: m.released_at for m in config.models if m.released_at}
+        self._logged_events: dict[tuple[str, str, str], float] = {}
+
+    async def start(self) -> None:
+        up = self.config.upstream
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=up.connections, ttl_dns_cache=300),
+            timeout=aiohttp.ClientTimeout(total=up.timeout_s, connect=up.connect_timeout_s),
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent",),
+        )
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    # -- the request path -------------------------------------------------------------------------
+    async def handle(self, request: Request, api: Api) -> Response:
+        ex = self._exchange(request, api)
+        try:
+            return await self._handle(request, ex)
+        except ApiError as err:
+            self._finish(ex, err.status, None, error=err.code)
+            return err.response(api)
+
+    def _exchange(self, request: Request, api: Api) -> Exchange:
+        h = request.headers
+        ip = request.client.host if request.client else None
+        if self.config.trust_forwarded_for and h.get("x-forwarded-for"):
+            ip = h["x-forwarded-for"].split(",")[0].strip()[:64] or ip
+        fp_header = self.config.client_fp_header
+        country_header = self.config.country_header
+        return Exchange(
+            api=api,
+            request_id="dg_" + uuid.uuid4().hex,
+            started=time.perf_counter(),
+            ts_us=time.time_ns() // 1000,
+            ip=ip,
+            user_agent=h.get("user-agent", "")[:512] or None,
+            client_fp=h.get(fp_header, "")[:256] or None if fp_header else None,
+            country=(h.get(country_header, "")[:2].upper() or None) if country_header else None,
+        )
+
+    async def _handle(self, request: Request, ex: Exchange) -> Response:
+        api = ex.api
+        body = await self._body(request)
+        key = api_key(request.headers)
+        if key is None:
+            raise ApiError(401, "missing or malformed API key", code="invalid_api_key")
+        ex.view = await self._view(key)
+        if ex.view is None:
+            raise ApiError(401, "invalid API key", code="invalid_api_key")
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise ApiError(400, f"malformed JSON body: {exc}", code="invalid_json") from None
+        ex.parsed = p = parse(api, data, strict=self.config.strict_fields)
+        eff = ex.eff = effective(ex.view, self.config)
+        self._gate(ex.view, eff, p)
+        await self._admit(ex, eff, p)
+        changed = self._rewrite(ex, data)
+        payload = orjson.dumps(data) if changed else body
+        return await self._forward(request, ex, payload)
+
+    async def _body(self, request: Request) -> bytes:
+        limit = self.config.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            raise ApiError(413, f"request body larger than {limit} bytes", code="request_too_large")
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"request body larger than {limit} bytes", code="request_too_large")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _view(self, key: str) -> AccountView | None:
+        digest = hash_key(key)
+        try:
+            return await self.state.view(digest)
+        except Exception as exc:  # noqa: BLE001 - shared state down: decide by configuration
+            self.metrics.state_errors.inc()
+            view = self.state.cached_view(digest)
+            if view is None or self._fail_closed(view):
+                log.warning("state unavailable (%s); refusing request", exc)
+                raise ApiError(
+                    503, "the gateway cannot reach its state store; retry shortly",
+                    code="state_unavailable", headers={"retry-after": "1"},
+                ) from None  # fmt: skip
+            return view
+
+    def _fail_closed(self, view: AccountView) -> bool:
+        rule = self.config.state.on_redis_down
+        if view.flagged:
+            return rule.flagged == "closed"
+        if self.config.tier(view.account.tier).trusted:
+            return rule.trusted == "closed"
+        return rule.other == "closed"
+
+    def _gate(self, view: AccountView, eff: Effective, p: Parsed) -> None:
+        """Block, verify and restrict: refusals that need no counting."""
+        acc = view.account
+        if eff.blocked is not None:
+            raise ApiError(
+                403, "this account is blocked; contact support", code="account_blocked",
+                extra={"reason_id": eff.blocked.id},
+            )  # fmt: skip
+        tier: Tier = eff.tier
+        if eff.verify_level:
+            self._verify(eff.verify_level, eff.verify_reason)
+        if p.thinking:
+            if not tier.thinking:
+                raise ApiError(403, f"extended thinking is not available on tier {eff.tier_name}",
+                               code="capability_restricted", param="thinking")  # fmt: skip
+            if not verification_at_least(acc.verification, tier.thinking_verification):
+                self._verify(tier.thinking_verification, "extended thinking requires verification")
+        if p.tools:
+            if not tier.tools:
+                raise ApiError(403, f"tool use is not available on tier {eff.tier_name}",
+                               code="capability_restricted", param="tools")  # fmt: skip
+            if not verification_at_least(acc.verification, tier.tools_verification):
+                self._verify(tier.tools_verification, "tool use requires verification")
+        if not any(fnmatch.fnmatchcase(p.model, pat) for pat in tier.models):
+            raise ApiError(403, f"model {p.model[:100]!r} is not available on tier {eff.tier_name}",
+                           code="model_restricted", param="model")  # fmt: skip
+
+    def _verify(self, level: str, reason: str) -> None:
+        url = self.config.verification.url
+        raise ApiError(
+            403, f"verification required ({level}): {reason[:300]}; verify at {url}",
+            code="verification_required",
+            extra={"verification_url": url, "required_level": level},
+        )  # fmt: skip
+
+    async def _admit(self, ex: Exchange, eff: Effective, p: Parsed) -> None:
+        """Online checks, then every bucket of the request at once."""
+        assert ex.view is not None
+        acc = ex.view.account
+        req_buckets = list(eff.request_buckets)
+        cfg = self.config.online
+        now = datetime.now(UTC)
+        age_days = (now - acc.created_at).total_seconds() / 86_400
+        if eff.online_checks:
+            if cfg.elicitation.enabled and TRACE_EXTRACTION.match(p.prompt):
+                why = "online: prompt asks for the model's internal reasoning"
+                if cfg.elicitation.action == "shape":
+                    eff.thinking = "redact"
+                    eff.note("shape", why)
+                elif cfg.elicitation.action == "throttle":
+                    req_buckets.append(Bucket(f"a:{acc.account_id}:elicit", cfg.elicitation.rpm, 60))
+                    eff.note("throttle", why)
+                else:
+                    eff.reasons.append(why)
+            if cfg.velocity.enabled and age_days < cfg.velocity.new_account_days:
+                req_buckets.append(Bucket(f"a:{acc.account_id}:young", cfg.velocity.rpm, 60))
+            released = self._released.get(p.model)
+            guard = cfg.release_guard
+            if (
+                guard.enabled
+                and released is not None
+                and 0 <= (now - released).total_seconds() < guard.hours * 3600
+                and (
+                    age_days < guard.min_account_age_days
+                    or not verification_at_least(acc.verification, guard.min_verification)
+                )
+            ):
+                req_buckets.append(Bucket(f"a:{acc.account_id}:release:{p.model}", guard.rpm, 60))
+                why = f"online: {p.model} released {released:%Y-%m-%d %H:%M} UTC; young or unverified account"
+                if guard.shape:
+                    eff.thinking = "redact"
+                    eff.note("shape", why)
+                else:
+                    eff.reasons.append(why)
+        hv = self.config.verification.high_volume_requests_per_day
+        level = self.config.verification.high_volume_level
+        if hv is not None and not verification_at_least(acc.verification, level):
+            req_buckets.append(Bucket(f"a:{acc.account_id}:hv", hv, 86_400))
+        try:
+            wait = await self.limiter.acquire(req_buckets + eff.token_buckets)
+        except Exception as exc:  # noqa: BLE001 - Redis down: decide by configuration
+            self.metrics.state_errors.inc()
+            if self._fail_closed(ex.view):
+                raise ApiError(503, "rate-limit state unavailable; retry shortly",
+                               code="state_unavailable", headers={"retry-after": "1"}) from None  # fmt: skip
+            log.warning("limiter unavailable (%s); failing open for %s", exc, acc.account_id)
+            return
+        if wait > 0:
+            hv_only = await self._only_high_volume(req_buckets, eff, acc.account_id)
+            if hv_only:
+                self._verify(level, f"more than {hv} requests a day")
+            retry = max(1, int(wait + 0.999))
+            eff.note("throttle", "rate limit: " + ", ".join(b.key.split(":", 2)[-1] for b in req_buckets[:4]))
+            self._event(ex, "throttle", f"rate limited for {retry}s")
+            raise ApiError(429, f"rate limit reached; retry after {retry}s", code="rate_limit_exceeded",
+                           headers={"retry-after": str(retry)})  # fmt: skip
+        if eff.actions:
+            self._event(ex, eff.action, "; ".join(eff.reasons))
+
+    async def _only_high_volume(self, buckets: list[Bucket], eff: Effective, account: str) -> bool:
+        """True when the daily high-volume counter is the only bucket that refused."""
+        hv_key = f"a:{account}:hv"
+        others = [b for b in buckets + eff.token_buckets if b.key != hv_key]
+        if len(others) == len(buckets) + len(eff.token_buckets):
+            return False
+        try:
+            levels = await self.limiter.levels(others)
+        except Exception:  # noqa: BLE001
+            return False
+        return all(level >= max(b.cost, 1e-9) for b, level in zip(others, levels, strict=True))
+
+    def _rewrite(self, ex: Exchange, data: dict[str, Any]) -> bool:
+        """Cap max_tokens; ask a streamed OpenAI answer for its usage (hidden again later)."""
+        api, eff, p = ex.api, ex.eff, ex.parsed
+        assert eff is not None
+        assert p is not None
+        changed = False
+        cap = eff.max_tokens
+        if cap is not None:
+            field = "max_tokens"
+            if api == "openai" and "max_completion_tokens" in data:
+                field = "max_completion_tokens"
+            if p.max_tokens is None or p.max_tokens > cap:
+                data[field] = cap
+                changed = True
+                eff.reasons.append(f"max_tokens capped at {cap}")
+        if api == "openai" and p.stream:
+            opts = data.get("stream_options")
+            if not (isinstance(opts, dict) and opts.get("include_usage")):
+                data["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
+                ex.injected_usage = changed = True
+        return changed
+
+    def _upstream(self, api: Api, request: Request) -> tuple[str, dict[str, str]]:
+        up = self.config.upstream.openai if api == "openai" else self.config.upstream.anthropic
+        if up is None:
+            raise ApiError(404, f"no upstream configured for the {api} API", code="not_configured")
+        headers = {"content-type": "application/json", "accept": request.headers.get("accept", "*/*")[:200]}
+        for name in _PASS_REQUEST_HEADERS:
+            value = request.headers.get(name)
+            if value is not None and len(value) <= 1_000:
+                headers[name] = value
+        secret = up.api_key()
+        if secret:
+            if api == "anthropic":
+                headers["x-api-key"] = secret
+            else:
+                headers["authorization"] = f"Bearer {secret}"
+        if api == "anthropic":
+            headers.setdefault("anthropic-version", "2023-06-01")
+            return up.base_url + "/v1/messages", headers
+        return up.base_url + "/chat/completions", headers
+
+    async def _forward(self, request: Request, ex: Exchange, payload: bytes) -> Response:
+        assert self.session is not None
+        assert ex.parsed is not None
+        assert ex.eff is not None
+        url, headers = self._upstream(ex.api, request)
+        t0 = time.perf_counter()
+        try:
+            upstream = await self.session.post(url, data=payload, headers=headers)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ApiError(502, f"upstream unreachable: {type(exc).__name__}", code="upstream_error") from None
+        out_headers = {h: upstream.headers[h] for h in _PASS_RESPONSE_HEADERS if h in upstream.headers}
+        out_headers["x-distillguard-request-id"] = ex.request_id
+        if ex.eff.actions:
+            out_headers["x-distillguard-decision"] = ex.eff.action
+        ctype = upstream.headers.get("content-type", "application/json")
+        if upstream.status == 200 and ctype.startswith("text/event-stream"):
+            shaper = StreamShaper(ex.api, ex.eff.thinking, hide_usage=ex.injected_usage)
+            return StreamingResponse(
+                self._stream(ex, upstream, shaper, t0),
+                status_code=200,
+                headers={**out_headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
+                media_type="text/event-stream",
+            )
+        try:
+            raw = await upstream.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ApiError(502, f"upstream failed mid-answer: {type(exc).__name__}", code="upstream_error") from None
+        finally:
+            upstream.release()
+        ex.upstream_ms = (time.perf_counter() - t0) * 1000
+        reader = Reader()
+        if upstream.status == 200:
+            try:
+                answer = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                answer = None
+            if isinstance(answer, dict):
+                shape = shape_anthropic if ex.api == "anthropic" else shape_openai
+                if shape(answer, ex.eff.thinking, reader):
+                    raw = orjson.dumps(answer)
+        self._finish(ex, upstream.status, reader)
+        return Response(raw, upstream.status, headers=out_headers, media_type=ctype)
+
+    async def _stream(
+        self, ex: Exchange, upstream: aiohttp.ClientResponse, shaper: StreamShaper, t0: float
+    ) -> AsyncIterator[bytes]:
+        finished = False
+        status = 200
+        try:
+            async for chunk in upstream.content.iter_any():
+                out = shaper.feed(chunk)
+                if shaper.finished and not finished:
+                    # the answer is complete: log it before its last bytes leave
+                    ex.upstream_ms = (time.perf_counter() - t0) * 1000
+                    self._finish(ex, 200, shaper.reader)
+                    finished = True
+                if out:
+                    yield out
+            tail = shaper.close()
+            if not finished:
+                ex.upstream_ms = (time.perf_counter() - t0) * 1000
+                self._finish(ex, 200, shaper.reader)
+                finished = True
+            if tail:
+                yield tail
+        except (aiohttp.ClientError, TimeoutError):
+            status = 502
+        except asyncio.CancelledError:
+            status = 499
+            raise
+        finally:
+            upstream.release()
+            if not finished:
+                ex.upstream_ms = (time.perf_counter() - t0) * 1000
+                self._finish(ex, status, shaper.reader, error="stream interrupted")
+
+    # -- after the answer ------------------------------------------------------------------------------
+    def _finish(self, ex: Exchange, status: int, reader: Reader | None, *, error: str | None = None) -> None:
+        total_ms = (time.perf_counter() - ex.started) * 1000
+        p, eff, view = ex.parsed, ex.eff, ex.view
+        reader = reader or Reader()
+        in_tok = reader.input_tokens
+        out_tok = reader.output_tokens
+        if p is not None and in_tok is None:
+            in_tok = (len(p.prompt) + len(p.system or "")) // 4 if status == 200 else 0
+        if out_tok is None:
+            out_tok = len(reader.response) // 4
+        action = eff.action if eff is not None else "allow"
+        if error and status in (401, 403, 429, 503) and eff is not None:
+            action = {401: "allow", 429: "throttle", 503: action}.get(status, action)
+            if error == "account_blocked":
+                action = "block"
+            elif error == "verification_required":
+                action = "verify"
+            elif error in ("capability_restricted", "model_restricted"):
+                action = "restrict"
+        self.metrics.observe(ex.api, status, action, total_ms, total_ms - ex.upstream_ms)
+        if view is None:
+            return  # unauthenticated requests have no account to log against
+        if eff is not None and status == 200 and (in_tok or out_tok):
+            asyncio.get_running_loop().create_task(self._debit(eff.token_buckets, in_tok + out_tok))
+        acc = view.account
+        record: dict[str, Any] = {
+            "request_id": ex.request_id,
+            "ts": ex.ts_us,
+            "account_id": acc.account_id,
+            "org_id": acc.org_id,
+            "api_key_id": view.key_id,
+            "ip": ex.ip,
+            "country": ex.country,
+            "user_agent": ex.user_agent,
+            "client_fp": ex.client_fp,
+            "endpoint": _ENDPOINT[ex.api],
+            "model": (p.model if p else "") or "",
+            "system": p.system if p else None,
+            "prompt": p.prompt if p else "",
+            "messages": orjson.dumps(p.messages).decode() if p else None,
+            "n_messages": len(p.messages) if p else 0,
+            "tools": orjson.dumps(p.tools).decode() if p and p.tools is not None else None,
+            "n_tools": len(p.tools) if p and p.tools else 0,
+            "thinking": bool(p.thinking) if p else False,
+            "temperature": p.temperature if p else None,
+            "max_tokens": p.max_tokens if p else None,
+            "input_tokens": in_tok or 0,
+            "output_tokens": out_tok or 0,
+            "reasoning_tokens": reader.reasoning_tokens,
+            "response": reader.response if status == 200 else None,
+            "stop_reason": reader.stop_reason,
+            "status": status,
+            "latency_ms": round(total_ms, 3),
+            "extra": orjson.dumps(
+                {
+                    "gateway": {
+                        "action": action,
+                        "reasons": (eff.reasons[:5] if eff else []),
+                        "thinking": eff.thinking if eff else "pass",
+                        "error": error,
+                        "tier": eff.tier_name if eff else acc.tier,
+                        "cluster_id": acc.cluster_id,
+                        "reasoning_chars": reader.reasoning_chars,
+                        "tool_calls": reader.tool_calls,
+                    }
+                }
+            ).decode(),
+        }
+        settings = self.log.settings
+        self.log.write(capture(record, settings.content, settings.max_text_bytes))
+        self._span(ex, record, reader, action)
+
+    async def _debit(self, buckets: list[Bucket], amount: float) -> None:
+        try:
+            await self.limiter.debit(buckets, amount)
+        except Exception as exc:  # noqa: BLE001 - best effort; the next request re-checks
+            self.metrics.state_errors.inc()
+            log.warning("token debit failed: %s", exc)
+
+    def _event(self, ex: Exchange, action: str, reason: str) -> None:
+        """Log an enforcement to decisions.jsonl, at most once a minute per account and reason."""
+        assert ex.view is not None
+        acc = ex.view.account
+        key = (acc.account_id, action, reason[:80])
+        now = time.monotonic()
+        if now - self._logged_events.get(key, -1e9) < 60:
+            return
+        if len(self._logged_events) > 50_000:
+            self._logged_events.clear()
+        self._logged_events[key] = now
+        self.log.decision(
+            {
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "event": "enforced",
+                "action": action,
+                "account_id": acc.account_id,
+                "cluster_id": acc.cluster_id,
+                "reason": reason[:500],
+                "source": "gateway",
+                "request_id": ex.request_id,
+            }
+        )
+
+    def _span(self, ex: Exchange, record: dict[str, Any], reader: Reader, action: str) -> None:
+        """An OpenTelemetry span with the GenAI semantic-convention attributes."""
+        start_ns = ex.ts_us * 1000
+        span = tracer.start_span(f"chat {record['model']}", kind=trace.SpanKind.SERVER, start_time=start_ns)
+        if span.is_recording():
+            attrs: dict[str, Any] = {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.system": ex.api,
+                "gen_ai.provider.name": ex.api,
+                "gen_ai.request.model": record["model"],
+                "gen_ai.usage.input_tokens": record["input_tokens"],
+                "gen_ai.usage.output_tokens": record["output_tokens"],
+                "http.response.status_code": record["status"],
+                "distillguard.request_id": ex.request_id,
+                "distillguard.account_id": record["account_id"],
+                "distillguard.action": action,
+            }
+            if record["max_tokens"] is not None:
+                attrs["gen_ai.request.max_tokens"] = record["max_tokens"]
+            if record["temperature"] is not None:
+                attrs["gen_ai.request.temperature"] = record["temperature"]
+            if reader.model:
+                attrs["gen_ai.response.model"] = reader.model
+            if reader.stop_reason:
+                attrs["gen_ai.response.finish_reasons"] = [reader.stop_reason]
+            span.set_attributes(attrs)
+        span.end()
+

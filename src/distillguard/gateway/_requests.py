@@ -1,0 +1,196 @@
+"""Reading requests of both APIs, and answering errors in each API's own format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from starlette.responses import Response
+
+Api = Literal["openai", "anthropic"]
+
+OPENAI_FIELDS = frozenset(
+    ["model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "stop", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "user", "tools", "tool_choice", "parallel_tool_calls", "response_format", "seed", "reasoning_effort", "reasoning", "metadata", "store", "modalities", "audio", "prediction", "service_tier", "functions", "function_call", "web_search_options", "verbosity", "prompt_cache_key", "safety_identifier"]
+)
+ANTHROPIC_FIELDS = frozenset(
+    ["model", "messages", "max_tokens", "system", "stream", "temperature", "top_p", "top_k", "stop_sequences", "tools", "tool_choice", "thinking", "metadata", "service_tier", "container", "mcp_servers", "context_management"]
+)
+
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    502: "api_error",
+    503: "api_error",
+}
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    502: "api_error",
+    503: "overloaded_error",
+}
+
+
+class ApiError(Exception):
+    """An answer the gateway gives instead of the upstream's."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+    def response(self, api: Api) -> Response:
+        if api == "anthropic":
+            err: dict[str, Any] = {
+                "type": _ANTHROPIC_TYPES.get(self.status, "api_error"),
+                "message": self.message,
+                "code": self.code,
+                **self.extra,
+            }
+            body: dict[str, Any] = {"type": "error", "error": err}
+        else:
+            body = {
+                "error": {
+                    "message": self.message,
+                    "type": _OPENAI_TYPES.get(self.status, "api_error"),
+                    "param": self.param,
+                    "code": self.code,
+                    **self.extra,
+                }
+            }
+        return Response(
+            orjson.dumps(body), self.status, headers=self.headers, media_type="application/json"
+        )
+
+
+@dataclass
+class Parsed:
+    """The facts of a request the gateway decides on and logs."""
+
+    model: str
+    stream: bool
+    messages: list[Any]
+    system: str | None
+    prompt: str
+    tools: list[Any] | None
+    thinking: bool
+    max_tokens: int | None
+    temperature: float | None
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+            elif isinstance(part, dict) and part.get("type") == "tool_result":
+                parts.append(_text(part.get("content")))
+        return "\n".join(parts)
+    return ""
+
+
+def _bad(message: str, param: str | None = None) -> ApiError:
+    return ApiError(400, message, code="invalid_request", param=param)
+
+
+def parse(api: Api, body: Any, *, strict: bool) -> Parsed:
+    """Check the fields the gateway relies on; everything else is the upstream's to judge."""
+    if not isinstance(body, dict):
+        raise _bad("the request body must be a JSON object")
+    if strict:
+        known = OPENAI_FIELDS if api == "openai" else ANTHROPIC_FIELDS
+        unknown = sorted(k for k in body if k not in known)
+        if unknown:
+            raise _bad(f"unknown field {unknown[0][:100]!r}", unknown[0][:100])
+    model = body.get("model")
+    if not isinstance(model, str) or not model or len(model) > 256:
+        raise _bad("'model' must be a non-empty string of at most 256 characters", "model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _bad("'messages' must be a non-empty array", "messages")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise _bad(f"messages[{i}] must be an object with a 'role'", f"messages[{i}]")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise _bad("'stream' must be a boolean", "stream")
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise _bad("'tools' must be an array", "tools")
+    temperature = body.get("temperature")
+    if temperature is not None and (
+        isinstance(temperature, bool) or not isinstance(temperature, int | float)
+    ):
+        raise _bad("'temperature' must be a number", "temperature")
+    if api == "anthropic":
+        max_tokens = body.get("max_tokens")
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise _bad("'max_tokens' must be a positive integer", "max_tokens")
+        system_field = body.get("system")
+        system = _text(system_field) if system_field is not None else None
+        thinking_field = body.get("thinking")
+        thinking = isinstance(thinking_field, dict) and thinking_field.get("type") in (
+            "enabled",
+            "adaptive",
+        )
+    else:
+        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+        if max_tokens is not None and (
+            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+        ):
+            raise _bad("'max_tokens' must be a positive integer", "max_tokens")
+        sys_parts = [_text(m.get("content")) for m in messages if m["role"] in ("system", "developer")]
+        system = "\n".join(sys_parts) if sys_parts else None
+        thinking = bool(body.get("reasoning_effort") or body.get("reasoning"))
+    prompt = ""
+    for m in reversed(messages):
+        if m["role"] == "user":
+            prompt = _text(m.get("content"))
+            break
+    return Parsed(
+        model=model,
+        stream=stream,
+        messages=messages,
+        system=system,
+        prompt=prompt,
+        tools=tools,
+        thinking=thinking,
+        max_tokens=max_tokens,
+        temperature=float(temperature) if temperature is not None else None,
+    )
+
+
+def api_key(headers: Any) -> str | None:
+    """The client's key, from ``Authorization: Bearer`` (OpenAI) or ``x-api-key`` (Anthropic)."""
+    key = headers.get("x-api-key")
+    if not key:
+        auth = headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            key = auth[7:].strip()
+    if not key or len(key) > 512 or not key.isprintable():
+        return None
+    return str(key)
