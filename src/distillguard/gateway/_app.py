@@ -181,7 +181,7 @@ def _admin_router(gw: Gateway) -> APIRouter:
         try:
             acc = Account(account_id=account_id, **body.model_dump(exclude_none=True))
         except ValidationError as exc:
-            raise HTTPException(422, exc.errors(include_url=False)) from None
+            raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from None
         return await gw.state.put_account(acc)
 
     @r.patch("/accounts/{account_id}", summary="Change tier, verification, programme, cluster…")
@@ -192,7 +192,7 @@ def _admin_router(gw: Gateway) -> APIRouter:
                 {**acc.model_dump(), **body.model_dump(exclude_unset=True)}
             )
         except ValidationError as exc:
-            raise HTTPException(422, exc.errors(include_url=False)) from None
+            raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from None
         return await gw.state.put_account(acc)
 
     @r.get("/accounts/{account_id}", summary="An account's current state")
@@ -245,7 +245,7 @@ def _admin_router(gw: Gateway) -> APIRouter:
         try:
             Rule(action=body.action, params=body.params)
         except ValidationError as exc:
-            raise HTTPException(422, exc.errors(include_url=False)) from None
+            raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from None
         expires = now_utc() + timedelta(hours=body.expires_in_hours) if body.expires_in_hours else None
         return Decision(
             action=body.action, scope=body.scope, target=body.target, params=body.params,

@@ -34,6 +34,12 @@ tracer = trace.get_tracer("distillguard.gateway")
 _PASS_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "openai-beta")
 _PASS_RESPONSE_HEADERS = ("request-id", "x-request-id", "openai-processing-ms")
 _ENDPOINT = {"openai": "chat.completions", "anthropic": "messages"}
+_REFUSALS = {
+    "account_blocked": "block",
+    "verification_required": "verify",
+    "capability_restricted": "restrict",
+    "model_restricted": "restrict",
+}
 
 
 class StateUnavailable(Exception):
@@ -96,8 +102,15 @@ class Proxy:
         try:
             return await self._handle(request, ex)
         except ApiError as err:
+            refusal = _REFUSALS.get(err.code)
+            if refusal is not None and ex.view is not None:
+                self._event(ex, refusal, err.message)
             self._finish(ex, err.status, None, error=err.code)
             return err.response(api)
+        except Exception:  # noqa: BLE001 - one request's bug must not take the gateway down
+            log.exception("unexpected error on %s", ex.request_id)
+            self._finish(ex, 500, None, error="internal_error")
+            return ApiError(500, "internal error in the gateway", code="internal_error").response(api)
 
     def _exchange(self, request: Request, api: Api) -> Exchange:
         h = request.headers
@@ -416,14 +429,8 @@ class Proxy:
         if out_tok is None:
             out_tok = len(reader.response) // 4
         action = eff.action if eff is not None else "allow"
-        if error and status in (401, 403, 429, 503) and eff is not None:
-            action = {401: "allow", 429: "throttle", 503: action}.get(status, action)
-            if error == "account_blocked":
-                action = "block"
-            elif error == "verification_required":
-                action = "verify"
-            elif error in ("capability_restricted", "model_restricted"):
-                action = "restrict"
+        if error is not None:
+            action = "throttle" if status == 429 else _REFUSALS.get(error, action)
         self.metrics.observe(ex.api, status, action, total_ms, total_ms - ex.upstream_ms)
         if view is None:
             return  # unauthenticated requests have no account to log against
