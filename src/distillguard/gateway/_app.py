@@ -47,12 +47,15 @@ class Gateway:
         if config.state.backend == "redis":
             import redis.asyncio as aioredis
 
-            self.redis = aioredis.Redis.from_url(
+            pool = aioredis.BlockingConnectionPool.from_url(
                 config.state.redis_url,
+                max_connections=config.state.redis_connections,
+                timeout=config.state.redis_timeout_s,
                 socket_timeout=config.state.redis_timeout_s,
                 socket_connect_timeout=config.state.redis_timeout_s,
                 health_check_interval=30,
             )
+            self.redis = aioredis.Redis(connection_pool=pool)
             registry: Any = RedisRegistry(self.redis, config.state.redis_prefix)
             limiter = RedisLimiter(self.redis, config.state.redis_prefix)
         else:

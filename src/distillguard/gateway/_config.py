@@ -178,6 +178,7 @@ class StateSettings(_Strict):
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "dg:"
     redis_timeout_s: float = Field(0.25, gt=0, description="per-command timeout")
+    redis_connections: int = Field(64, ge=2, description="pooled connections per process")
     cache_ttl_s: float = Field(2.0, ge=0, description="local cache of an account's state")
     on_redis_down: RedisDown = Field(default_factory=RedisDown)
 

@@ -119,8 +119,11 @@ class ExchangeLog:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        first = True  # at start-up, recover what a killed process left in the spool
         while True:
-            await asyncio.sleep(self.settings.flush_interval_s)
+            if not first:
+                await asyncio.sleep(self.settings.flush_interval_s)
+            first = False
             try:
                 if time.monotonic() - self._opened >= self.settings.flush_interval_s:
                     self._rotate()
