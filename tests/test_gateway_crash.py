@@ -36,13 +36,22 @@ def test_kill_9_under_load_loses_no_answered_exchange(tmp_path: Path) -> None:
                             with http.stream("POST", g.url + "/v1/chat/completions", json=body,
                                              headers={"authorization": f"Bearer {key}"}) as r:  # fmt: skip
                                 data = b"".join(r.iter_bytes())
-                                ok = r.status_code == 200 and (not stream or data.endswith(b"[DONE]\n\n"))
+                                ok = r.status_code == 200 and (
+                                    not stream or data.endswith(b"[DONE]\n\n")
+                                )
                         else:
-                            body = {"model": "atlas-3", "messages": ASK, "max_tokens": 50, "stream": stream}
+                            body = {
+                                "model": "atlas-3",
+                                "messages": ASK,
+                                "max_tokens": 50,
+                                "stream": stream,
+                            }
                             with http.stream("POST", g.url + "/v1/messages", json=body,
                                              headers={"x-api-key": key}) as r:  # fmt: skip
                                 data = b"".join(r.iter_bytes())
-                                ok = r.status_code == 200 and (not stream or b"message_stop" in data)
+                                ok = r.status_code == 200 and (
+                                    not stream or b"message_stop" in data
+                                )
                     except httpx.HTTPError:
                         continue  # cut off by the kill: not answered
                     if ok:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from distillguard.gateway._limits import Bucket, RedisLimiter
 from gateway_helpers import (
     GatewayProc,
     gateway_config,
@@ -20,7 +21,6 @@ from gateway_helpers import (
     redis_server,
     start_gateway,
 )
-from distillguard.gateway._limits import Bucket, RedisLimiter
 
 ASK = [{"role": "user", "content": "What is 17 * 23?"}]
 
@@ -51,7 +51,9 @@ def test_lua_buckets_are_atomic_under_concurrency(redis_url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def replicas(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[GatewayProc]]:
+def replicas(
+    redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[GatewayProc]]:
     tmp = tmp_path_factory.mktemp("replicas")
     with mock_upstream() as upstream:
         procs = []
@@ -90,7 +92,9 @@ def test_four_replicas_never_admit_more_than_the_budget(replicas: list[GatewayPr
     # a cluster of 20 light accounts shares one budget of 15 across all replicas
     keys = [a.account(f"acct_hyd{i:02d}", tier="build", verification="id", cluster_id="cl-hydra",
                       created_at="2025-01-01T00:00:00Z") for i in range(20)]  # fmt: skip
-    a.decide(action="throttle", scope="cluster", target="cl-hydra", params={"rpd": 15}, reason="hydra")
+    a.decide(
+        action="throttle", scope="cluster", target="cl-hydra", params={"rpd": 15}, reason="hydra"
+    )
 
     def one(i: int) -> int:
         r = httpx.post(replicas[i % 4].url + "/v1/messages",
@@ -103,7 +107,9 @@ def test_four_replicas_never_admit_more_than_the_budget(replicas: list[GatewayPr
     assert cluster_statuses.count(200) == 15
 
 
-def test_a_decision_on_one_replica_reaches_the_others_by_pubsub(replicas: list[GatewayProc]) -> None:
+def test_a_decision_on_one_replica_reaches_the_others_by_pubsub(
+    replicas: list[GatewayProc],
+) -> None:
     a, b = replicas[0], replicas[3]
     key = a.account("acct_rep2", tier="build", verification="id", created_at="2025-01-01T00:00:00Z")
     url = b.url + "/v1/chat/completions"
@@ -128,7 +134,9 @@ def test_redis_down_fails_open_for_trusted_and_closed_for_flagged(tmp_path: Path
             trusted = g.account("acct_ent", tier="enterprise", verification="business")
             flagged = g.account("acct_flag", tier="enterprise", verification="business")
             plain = g.account("acct_free", tier="free", verification="phone")
-            g.decide(action="shape", target="acct_flag", params={"thinking": "redact"}, reason="review")
+            g.decide(
+                action="shape", target="acct_flag", params={"thinking": "redact"}, reason="review"
+            )
             post: Any = lambda k: httpx.post(g.url + "/v1/chat/completions", timeout=10,  # noqa: E731
                                              json={"model": "atlas-3", "messages": ASK},
                                              headers={"authorization": f"Bearer {k}"})  # fmt: skip

@@ -723,9 +723,7 @@ def admin_token_cmd() -> None:
     err.print("keep the token secret (DISTILLGUARD_GATEWAY_ADMIN_TOKEN); commit only the digest")
 
 
-GatewayUrlOpt = Annotated[
-    str, typer.Option("--gateway", help="Gateway base URL (its admin API).")
-]
+GatewayUrlOpt = Annotated[str, typer.Option("--gateway", help="Gateway base URL (its admin API).")]
 
 
 def _admin_client(url: str) -> Any:

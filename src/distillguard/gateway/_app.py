@@ -158,9 +158,7 @@ def _admin_router(gw: Gateway) -> APIRouter:
         digest = gw.config.admin.digest()
         if digest is None:
             raise HTTPException(403, "admin API disabled: set admin.token_sha256 or the token env")
-        if creds is None or not hmac.compare_digest(
-            hash_key(creds.credentials), digest
-        ):
+        if creds is None or not hmac.compare_digest(hash_key(creds.credentials), digest):
             raise HTTPException(401, "invalid admin credential", {"www-authenticate": "Bearer"})
         return "admin"
 
@@ -249,7 +247,9 @@ def _admin_router(gw: Gateway) -> APIRouter:
             Rule(action=body.action, params=body.params)
         except ValidationError as exc:
             raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from None
-        expires = now_utc() + timedelta(hours=body.expires_in_hours) if body.expires_in_hours else None
+        expires = (
+            now_utc() + timedelta(hours=body.expires_in_hours) if body.expires_in_hours else None
+        )
         return Decision(
             action=body.action, scope=body.scope, target=body.target, params=body.params,
             reason=body.reason, source=body.source, expires_at=expires,
@@ -273,7 +273,12 @@ def _admin_router(gw: Gateway) -> APIRouter:
             if await gw.state.suppressed(item.scope, item.target):
                 suppressed += 1
                 continue
-            sig = (item.action, item.scope, item.target, orjson.dumps(item.params, option=orjson.OPT_SORT_KEYS))
+            sig = (
+                item.action,
+                item.scope,
+                item.target,
+                orjson.dumps(item.params, option=orjson.OPT_SORT_KEYS),
+            )
             if sig in same:
                 kept.add(same[sig].id)
                 continue
@@ -299,8 +304,10 @@ def _admin_router(gw: Gateway) -> APIRouter:
         for d in reversed(await gw.state.decisions()):
             if active is not None and d.in_force(at) != active:
                 continue
-            if (source and d.source != source) or (review and d.review != review) or (
-                target and d.target != target
+            if (
+                (source and d.source != source)
+                or (review and d.review != review)
+                or (target and d.target != target)
             ):
                 continue
             out.append(d)
@@ -325,7 +332,9 @@ def _admin_router(gw: Gateway) -> APIRouter:
         out = []
         for acc in await gw.state.accounts():
             doc = acc.model_dump(mode="json", exclude={"cluster_id"})
-            doc["email_domain"] = acc.email.rsplit("@", 1)[-1] if acc.email and "@" in acc.email else None
+            doc["email_domain"] = (
+                acc.email.rsplit("@", 1)[-1] if acc.email and "@" in acc.email else None
+            )
             out.append(doc)
         return out
 
@@ -420,7 +429,9 @@ def create_app(config: GatewayConfig) -> FastAPI:
         tier = effective(view, config).tier
         import fnmatch
 
-        allowed = [m for m in config.models if any(fnmatch.fnmatchcase(m.id, p) for p in tier.models)]
+        allowed = [
+            m for m in config.models if any(fnmatch.fnmatchcase(m.id, p) for p in tier.models)
+        ]
         if api == "anthropic":
             data: list[dict[str, Any]] = [
                 {"type": "model", "id": m.id, "display_name": m.id,
@@ -444,7 +455,9 @@ def create_app(config: GatewayConfig) -> FastAPI:
         return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(request: Request) -> Response:
-        return Response(orjson.dumps({"ok": True, "time": time.time()}), media_type="application/json")
+        return Response(
+            orjson.dumps({"ok": True, "time": time.time()}), media_type="application/json"
+        )
 
     app.add_route("/v1/chat/completions", chat, methods=["POST"], include_in_schema=False)
     app.add_route("/v1/messages", messages, methods=["POST"], include_in_schema=False)

@@ -191,7 +191,9 @@ class AdminSettings(_Strict):
     @field_validator("token_sha256")
     @classmethod
     def _hex(cls, value: str | None) -> str | None:
-        if value is not None and (len(value) != 64 or any(c not in "0123456789abcdef" for c in value.lower())):
+        if value is not None and (
+            len(value) != 64 or any(c not in "0123456789abcdef" for c in value.lower())
+        ):
             raise ValueError("must be 64 hex digits (sha256sum of the token)")
         return value.lower() if value else value
 

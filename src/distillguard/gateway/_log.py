@@ -173,7 +173,9 @@ class ExchangeLog:
             total += self._flush_segment(claimed)
         for stale in self.spool.glob("*.claim"):
             # a claim whose process died mid-flush: take it over
-            pid = int(stale.stem.rsplit(".", 1)[-1]) if stale.stem.rsplit(".", 1)[-1].isdigit() else 0
+            pid = (
+                int(stale.stem.rsplit(".", 1)[-1]) if stale.stem.rsplit(".", 1)[-1].isdigit() else 0
+            )
             if pid != os.getpid() and not _alive(pid):
                 total += self._flush_segment(stale)
         self.flushed += total
@@ -205,7 +207,7 @@ class ExchangeLog:
         manifest = self.root / "store-loaded.txt"
         done = set(manifest.read_text().split()) if manifest.exists() else set()
         todo = [p for p in sorted(self.parts.rglob("*.parquet")) if str(p) not in done]
-        if not todo:
+        if not todo or self.settings.store is None:
             return
         with Store.open(self.settings.store) as store:
             for p in todo:

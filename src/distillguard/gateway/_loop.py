@@ -71,11 +71,15 @@ def read_findings(path: str | Path) -> tuple[list[dict[str, Any]], list[dict[str
     try:
         data = json.loads(doc.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}; run `distillguard scan --out` first", path=doc) from exc
+        raise InputError(
+            f"cannot read: {exc.strerror}; run `distillguard scan --out` first", path=doc
+        ) from exc
     except ValueError as exc:
         raise InputError(f"not valid JSON: {exc}", path=doc) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("clusters"), list) or not isinstance(
-        data.get("accounts"), list
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("clusters"), list)
+        or not isinstance(data.get("accounts"), list)
     ):
         raise InputError("not a findings file: needs 'clusters' and 'accounts' lists", path=doc)
     return data["clusters"], data["accounts"]

@@ -69,7 +69,9 @@ class Effective:
 
     def cap(self, max_tokens: int | None) -> None:
         if max_tokens is not None:
-            self.max_tokens = max_tokens if self.max_tokens is None else min(self.max_tokens, max_tokens)
+            self.max_tokens = (
+                max_tokens if self.max_tokens is None else min(self.max_tokens, max_tokens)
+            )
 
 
 def _buckets(prefix: str, limits: dict[str, Any]) -> tuple[list[Bucket], list[Bucket]]:
@@ -223,7 +225,9 @@ def _reason_names(reasons: Any) -> list[str]:
     return out
 
 
-def _matches(when: When, scope: str, verdict: str, risk: float, reasons: list[str], size: int) -> bool:
+def _matches(
+    when: When, scope: str, verdict: str, risk: float, reasons: list[str], size: int
+) -> bool:
     if when.scope not in ("any", scope):
         return False
     if when.verdict is not None:
@@ -259,11 +263,15 @@ def decisions_from_findings(
                         reasons, int(c.get("accounts") or 0)):  # fmt: skip
                 out.append(
                     Decision(
-                        action=rule.action, scope="cluster", target=cid, params=rule.params,
+                        action=rule.action,
+                        scope="cluster",
+                        target=cid,
+                        params=rule.params,
                         reason=f"{rule.name or rule.action}: cluster {cid} verdict "
                         f"{c.get('verdict')}, risk {float(c.get('risk') or 0):.2f}; "
                         + "; ".join(reasons[:3]),
-                        source=source, expires_at=expires,
+                        source=source,
+                        expires_at=expires,
                         review="pending" if source == "watch" else "none",
                     )
                 )
@@ -271,9 +279,9 @@ def decisions_from_findings(
                 break
     for a in accounts:
         aid = str(a["account_id"])
-        cid = a.get("cluster_id")
-        if cid is not None and str(cid) in decided_clusters:
-            members[aid] = str(cid)
+        member_of = a.get("cluster_id")
+        if member_of is not None and str(member_of) in decided_clusters:
+            members[aid] = str(member_of)
             continue
         reasons = _reason_names(a.get("reasons"))
         for rule in policy.rules:
@@ -281,10 +289,14 @@ def decisions_from_findings(
                         reasons, 1):  # fmt: skip
                 out.append(
                     Decision(
-                        action=rule.action, scope="account", target=aid, params=rule.params,
+                        action=rule.action,
+                        scope="account",
+                        target=aid,
+                        params=rule.params,
                         reason=f"{rule.name or rule.action}: verdict {a.get('verdict')}, "
                         f"risk {float(a.get('risk') or 0):.2f}; " + "; ".join(reasons[:3]),
-                        source=source, expires_at=expires,
+                        source=source,
+                        expires_at=expires,
                         review="pending" if source == "watch" else "none",
                     )
                 )

@@ -82,6 +82,7 @@ class Proxy:
         self.session: aiohttp.ClientSession | None = None
         self._released = {m.id: m.released_at for m in config.models if m.released_at}
         self._logged_events: dict[tuple[str, str, str], float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         up = self.config.upstream
@@ -107,10 +108,12 @@ class Proxy:
                 self._event(ex, refusal, err.message)
             self._finish(ex, err.status, None, error=err.code)
             return err.response(api)
-        except Exception:  # noqa: BLE001 - one request's bug must not take the gateway down
+        except Exception:
             log.exception("unexpected error on %s", ex.request_id)
             self._finish(ex, 500, None, error="internal_error")
-            return ApiError(500, "internal error in the gateway", code="internal_error").response(api)
+            return ApiError(500, "internal error in the gateway", code="internal_error").response(
+                api
+            )
 
     def _exchange(self, request: Request, api: Api) -> Exchange:
         h = request.headers
@@ -161,7 +164,9 @@ class Proxy:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise ApiError(413, f"request body larger than {limit} bytes", code="request_too_large")
+                raise ApiError(
+                    413, f"request body larger than {limit} bytes", code="request_too_large"
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -238,7 +243,9 @@ class Proxy:
                     eff.thinking = "redact"
                     eff.note("shape", why)
                 elif cfg.elicitation.action == "throttle":
-                    req_buckets.append(Bucket(f"a:{acc.account_id}:elicit", cfg.elicitation.rpm, 60))
+                    req_buckets.append(
+                        Bucket(f"a:{acc.account_id}:elicit", cfg.elicitation.rpm, 60)
+                    )
                     eff.note("throttle", why)
                 else:
                     eff.reasons.append(why)
@@ -280,7 +287,10 @@ class Proxy:
             if hv_only:
                 self._verify(level, f"more than {hv} requests a day")
             retry = max(1, int(wait + 0.999))
-            eff.note("throttle", "rate limit: " + ", ".join(b.key.split(":", 2)[-1] for b in req_buckets[:4]))
+            eff.note(
+                "throttle",
+                "rate limit: " + ", ".join(b.key.split(":", 2)[-1] for b in req_buckets[:4]),
+            )
             self._event(ex, "throttle", f"rate limited for {retry}s")
             raise ApiError(429, f"rate limit reached; retry after {retry}s", code="rate_limit_exceeded",
                            headers={"retry-after": str(retry)})  # fmt: skip
@@ -317,7 +327,10 @@ class Proxy:
         if api == "openai" and p.stream:
             opts = data.get("stream_options")
             if not (isinstance(opts, dict) and opts.get("include_usage")):
-                data["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
+                data["stream_options"] = {
+                    **(opts if isinstance(opts, dict) else {}),
+                    "include_usage": True,
+                }
                 ex.injected_usage = changed = True
         return changed
 
@@ -325,7 +338,10 @@ class Proxy:
         up = self.config.upstream.openai if api == "openai" else self.config.upstream.anthropic
         if up is None:
             raise ApiError(404, f"no upstream configured for the {api} API", code="not_configured")
-        headers = {"content-type": "application/json", "accept": request.headers.get("accept", "*/*")[:200]}
+        headers = {
+            "content-type": "application/json",
+            "accept": request.headers.get("accept", "*/*")[:200],
+        }
         for name in _PASS_REQUEST_HEADERS:
             value = request.headers.get(name)
             if value is not None and len(value) <= 1_000:
@@ -350,8 +366,12 @@ class Proxy:
         try:
             upstream = await self.session.post(url, data=payload, headers=headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ApiError(502, f"upstream unreachable: {type(exc).__name__}", code="upstream_error") from None
-        out_headers = {h: upstream.headers[h] for h in _PASS_RESPONSE_HEADERS if h in upstream.headers}
+            raise ApiError(
+                502, f"upstream unreachable: {type(exc).__name__}", code="upstream_error"
+            ) from None
+        out_headers = {
+            h: upstream.headers[h] for h in _PASS_RESPONSE_HEADERS if h in upstream.headers
+        }
         out_headers["x-distillguard-request-id"] = ex.request_id
         if ex.eff.actions:
             out_headers["x-distillguard-decision"] = ex.eff.action
@@ -367,7 +387,9 @@ class Proxy:
         try:
             raw = await upstream.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ApiError(502, f"upstream failed mid-answer: {type(exc).__name__}", code="upstream_error") from None
+            raise ApiError(
+                502, f"upstream failed mid-answer: {type(exc).__name__}", code="upstream_error"
+            ) from None
         finally:
             upstream.release()
         ex.upstream_ms = (time.perf_counter() - t0) * 1000
@@ -418,7 +440,9 @@ class Proxy:
                 self._finish(ex, status, shaper.reader, error="stream interrupted")
 
     # -- after the answer ------------------------------------------------------------------------------
-    def _finish(self, ex: Exchange, status: int, reader: Reader | None, *, error: str | None = None) -> None:
+    def _finish(
+        self, ex: Exchange, status: int, reader: Reader | None, *, error: str | None = None
+    ) -> None:
         total_ms = (time.perf_counter() - ex.started) * 1000
         p, eff, view = ex.parsed, ex.eff, ex.view
         reader = reader or Reader()
@@ -435,7 +459,10 @@ class Proxy:
         if view is None:
             return  # unauthenticated requests have no account to log against
         if eff is not None and status == 200 and (in_tok or out_tok):
-            asyncio.get_running_loop().create_task(self._debit(eff.token_buckets, in_tok + out_tok))
+            used = (in_tok or 0) + (out_tok or 0)
+            task = asyncio.get_running_loop().create_task(self._debit(eff.token_buckets, used))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         acc = view.account
         record: dict[str, Any] = {
             "request_id": ex.request_id,
@@ -518,7 +545,9 @@ class Proxy:
     def _span(self, ex: Exchange, record: dict[str, Any], reader: Reader, action: str) -> None:
         """An OpenTelemetry span with the GenAI semantic-convention attributes."""
         start_ns = ex.ts_us * 1000
-        span = tracer.start_span(f"chat {record['model']}", kind=trace.SpanKind.SERVER, start_time=start_ns)
+        span = tracer.start_span(
+            f"chat {record['model']}", kind=trace.SpanKind.SERVER, start_time=start_ns
+        )
         if span.is_recording():
             attrs: dict[str, Any] = {
                 "gen_ai.operation.name": "chat",
@@ -542,4 +571,3 @@ class Proxy:
                 attrs["gen_ai.response.finish_reasons"] = [reader.stop_reason]
             span.set_attributes(attrs)
         span.end()
-

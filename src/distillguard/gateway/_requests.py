@@ -11,10 +11,64 @@ from starlette.responses import Response
 Api = Literal["openai", "anthropic"]
 
 OPENAI_FIELDS = frozenset(
-    ["model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "stop", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "user", "tools", "tool_choice", "parallel_tool_calls", "response_format", "seed", "reasoning_effort", "reasoning", "metadata", "store", "modalities", "audio", "prediction", "service_tier", "functions", "function_call", "web_search_options", "verbosity", "prompt_cache_key", "safety_identifier"]
+    [
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "n",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "user",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "seed",
+        "reasoning_effort",
+        "reasoning",
+        "metadata",
+        "store",
+        "modalities",
+        "audio",
+        "prediction",
+        "service_tier",
+        "functions",
+        "function_call",
+        "web_search_options",
+        "verbosity",
+        "prompt_cache_key",
+        "safety_identifier",
+    ]
 )
 ANTHROPIC_FIELDS = frozenset(
-    ["model", "messages", "max_tokens", "system", "stream", "temperature", "top_p", "top_k", "stop_sequences", "tools", "tool_choice", "thinking", "metadata", "service_tier", "container", "mcp_servers", "context_management"]
+    [
+        "model",
+        "messages",
+        "max_tokens",
+        "system",
+        "stream",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "metadata",
+        "service_tier",
+        "container",
+        "mcp_servers",
+        "context_management",
+    ]
 )
 
 _OPENAI_TYPES = {
@@ -163,7 +217,9 @@ def parse(api: Api, body: Any, *, strict: bool) -> Parsed:
             isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
         ):
             raise _bad("'max_tokens' must be a positive integer", "max_tokens")
-        sys_parts = [_text(m.get("content")) for m in messages if m["role"] in ("system", "developer")]
+        sys_parts = [
+            _text(m.get("content")) for m in messages if m["role"] in ("system", "developer")
+        ]
         system = "\n".join(sys_parts) if sys_parts else None
         thinking = bool(body.get("reasoning_effort") or body.get("reasoning"))
     prompt = ""

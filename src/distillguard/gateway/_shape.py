@@ -27,10 +27,14 @@ _SENTENCE = re.compile(r"(.{20,240}?[.!?。！？])(?:\s|$)", re.DOTALL)
 
 
 def summarise(text: str) -> str:
+    """The first sentence (only when it is a small part of the whole) and the length."""
     words = len(text.split())
     m = _SENTENCE.search(text.strip())
-    head = (m.group(1) if m else text.strip()[:200]).strip()
-    return f"{head} … [reasoning summarised by the provider: {words} words withheld]"
+    head = m.group(1).strip() if m else ""
+    if len(head) > min(200, len(text) // 3):
+        head = ""
+    tail = f"[reasoning summarised by the provider: {words} words withheld]"
+    return f"{head} … {tail}" if head else tail
 
 
 class Reader:
@@ -73,7 +77,11 @@ def shape_anthropic(body: dict[str, Any], mode: Mode, reader: Reader) -> bool:
                     blocks[i] = {"type": "redacted_thinking", "data": REDACTED_DATA}
                     changed = True
                 elif mode == "summarise":
-                    blocks[i] = {"type": "thinking", "thinking": summarise(thought), "signature": ""}
+                    blocks[i] = {
+                        "type": "thinking",
+                        "thinking": summarise(thought),
+                        "signature": "",
+                    }
                     changed = True
     usage = body.get("usage")
     if isinstance(usage, dict):
@@ -153,7 +161,9 @@ class StreamShaper:
     With ``mode == "pass"`` and no usage chunk to hide, bytes go out exactly as they came;
     otherwise complete events are re-serialised after shaping."""
 
-    def __init__(self, api: Literal["openai", "anthropic"], mode: Mode, *, hide_usage: bool = False) -> None:
+    def __init__(
+        self, api: Literal["openai", "anthropic"], mode: Mode, *, hide_usage: bool = False
+    ) -> None:
         self.api = api
         self.mode = mode
         self.hide_usage = hide_usage
@@ -250,7 +260,7 @@ class StreamShaper:
         elif kind == "content_block_stop":
             index = ev.get("index")
             if index in self._thinking_blocks:
-                thought = "".join(self._thinking_blocks.pop(index))  # type: ignore[arg-type]
+                thought = "".join(self._thinking_blocks.pop(index))
                 if self.mode == "summarise":
                     delta = {"type": "thinking_delta", "thinking": summarise(thought)}
                     return [
@@ -320,7 +330,9 @@ class StreamShaper:
             "object": "chat.completion.chunk",
             "created": (template or {}).get("created", 0),
             "model": (template or {}).get("model", self.reader.model or ""),
-            "choices": [{"index": 0, "delta": {"reasoning_content": summarise(text)}, "finish_reason": None}],
+            "choices": [
+                {"index": 0, "delta": {"reasoning_content": summarise(text)}, "finish_reason": None}
+            ],
         }
         return [_sse(chunk)]
 

@@ -182,7 +182,7 @@ class RedisRegistry:
 
     async def get(self, coll: str, doc_id: str) -> dict[str, Any] | None:
         raw = await self._r.hget(f"{self._p}{coll}", doc_id)
-        return None if raw is None else orjson.loads(raw)  # type: ignore[no-any-return]
+        return None if raw is None else orjson.loads(raw)
 
     async def put(self, coll: str, doc_id: str, doc: dict[str, Any]) -> None:
         await self._r.hset(f"{self._p}{coll}", doc_id, orjson.dumps(doc))
@@ -356,7 +356,9 @@ class State:
         docs = (await self.registry.all("decisions")).values()
         return sorted((Decision.model_validate(d) for d in docs), key=lambda d: d.created_at)
 
-    async def revoke(self, decision_id: str, by: str, suppress_hours: float = 0.0) -> Decision | None:
+    async def revoke(
+        self, decision_id: str, by: str, suppress_hours: float = 0.0
+    ) -> Decision | None:
         """Lift a decision. ``suppress_hours`` keeps ``watch`` from re-imposing it."""
         d = await self.get_decision(decision_id)
         if d is None:

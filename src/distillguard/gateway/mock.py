@@ -128,7 +128,12 @@ def create_mock_app(*, delay_ms: float = 0.0, chunk_delay_ms: float = 0.0) -> St
 
         async def events() -> AsyncIterator[bytes]:
             def ev(kind: str, data: dict[str, Any]) -> bytes:
-                return f"event: {kind}\n".encode() + b"data: " + orjson.dumps({"type": kind, **data}) + b"\n\n"
+                return (
+                    f"event: {kind}\n".encode()
+                    + b"data: "
+                    + orjson.dumps({"type": kind, **data})
+                    + b"\n\n"
+                )
 
             yield ev("message_start", {"message": {
                 "id": "msg_mock", "type": "message", "role": "assistant", "model": model,

@@ -1,0 +1,198 @@
+"""Pure parts of the gateway: stream shaping at any chunk boundary, bucket arithmetic, policy
+folding, configuration errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distillguard.errors import ConfigError
+from distillguard.gateway import GatewayConfig, load_gateway_config
+from distillguard.gateway._limits import Bucket, MemoryLimiter
+from distillguard.gateway._log import capture, to_table
+from distillguard.gateway._policy import effective
+from distillguard.gateway._shape import StreamShaper
+from distillguard.gateway._state import Account, AccountView, Decision
+
+
+def _anthropic_stream() -> bytes:
+    def ev(kind: str, data: dict[str, object]) -> bytes:
+        return (
+            f"event: {kind}\ndata: ".encode()
+            + json.dumps({"type": kind, **data}).encode()
+            + b"\n\n"
+        )
+
+    return b"".join([
+        ev("message_start", {"message": {"model": "m", "usage": {"input_tokens": 7}}}),
+        ev("content_block_start", {"index": 0, "content_block": {"type": "thinking", "thinking": ""}}),
+        ev("content_block_delta", {"index": 0, "delta": {"type": "thinking_delta", "thinking": "Secret chain. Step two."}}),
+        ev("content_block_delta", {"index": 0, "delta": {"type": "signature_delta", "signature": "s"}}),
+        ev("content_block_stop", {"index": 0}),
+        ev("content_block_start", {"index": 1, "content_block": {"type": "text", "text": ""}}),
+        ev("content_block_delta", {"index": 1, "delta": {"type": "text_delta", "text": "Answer: 42"}}),
+        ev("content_block_stop", {"index": 1}),
+        ev("message_delta", {"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 12}}),
+        ev("message_stop", {}),
+    ])  # fmt: skip
+
+
+def _openai_stream() -> bytes:
+    def chunk(delta: dict[str, object], finish: str | None = None) -> bytes:
+        c = {
+            "id": "c",
+            "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return b"data: " + json.dumps(c).encode() + b"\n\n"
+
+    usage = {"id": "c", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 9}}
+    return b"".join([
+        chunk({"role": "assistant", "content": ""}),
+        chunk({"reasoning_content": "Secret chain. "}),
+        chunk({"reasoning_content": "Step two."}),
+        chunk({"content": "Answer: 42"}),
+        chunk({}, "stop"),
+        b"data: " + json.dumps(usage).encode() + b"\n\n",
+        b"data: [DONE]\n\n",
+    ])  # fmt: skip
+
+
+def _run(shaper: StreamShaper, data: bytes, cuts: list[int]) -> bytes:
+    out = []
+    last = 0
+    for cut in [*sorted(set(c % (len(data) + 1) for c in cuts)), len(data)]:
+        out.append(shaper.feed(data[last:cut]))
+        last = cut
+    out.append(shaper.close())
+    return b"".join(out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=40))
+def test_anthropic_redaction_is_the_same_at_any_chunk_boundary(cuts: list[int]) -> None:
+    shaper = StreamShaper("anthropic", "redact")
+    out = _run(shaper, _anthropic_stream(), cuts)
+    assert b"Secret" not in out and b"redacted_thinking" in out and b"Answer: 42" in out
+    assert b"signature_delta" not in out
+    assert shaper.finished and shaper.reader.response == "Answer: 42"
+    assert (shaper.reader.input_tokens, shaper.reader.output_tokens) == (7, 12)
+    assert shaper.reader.reasoning_chars == len("Secret chain. Step two.")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=40))
+def test_openai_shaping_at_any_chunk_boundary(cuts: list[int]) -> None:
+    redact = StreamShaper("openai", "redact", hide_usage=True)
+    out = _run(redact, _openai_stream(), cuts)
+    assert b"Secret" not in out and b"reasoning_content" not in out
+    assert b'"usage"' not in out and out.endswith(b"data: [DONE]\n\n")
+    assert redact.reader.response == "Answer: 42" and redact.reader.output_tokens == 9
+    summ = StreamShaper("openai", "summarise")
+    out = _run(summ, _openai_stream(), cuts)
+    assert b"Step two" not in out and out.count(b"words withheld") == 1
+
+
+def test_pass_mode_forwards_bytes_untouched() -> None:
+    data = _openai_stream().replace(b"\n\n", b"\r\n\r\n")
+    shaper = StreamShaper("openai", "pass")
+    assert b"".join(shaper.feed(data[i : i + 7]) for i in range(0, len(data), 7)) == data
+    assert shaper.reader.response == "Answer: 42" and shaper.finished
+
+
+def test_garbage_in_a_stream_passes_without_crashing() -> None:
+    shaper = StreamShaper("anthropic", "redact")
+    junk = (
+        b"data: {not json}\n\n: comment\n\ndata: [1,2]\n\nevent: x\n\n" + b"\xff\xfe" * 10 + b"\n\n"
+    )
+    out = shaper.feed(junk) + shaper.close()
+    assert b"{not json}" in out and not shaper.finished
+
+
+def test_memory_buckets_refill_and_charge_all_or_nothing() -> None:
+    now = [0.0]
+    lim = MemoryLimiter(clock=lambda: now[0])
+    minute = Bucket("a:rpm", 2, 60)
+    day = Bucket("a:rpd", 100, 86_400)
+    tokens = Bucket("a:tpm", 10, 60, cost=0.0)
+
+    async def go() -> None:
+        assert await lim.acquire([minute, day, tokens]) == 0
+        assert await lim.acquire([minute, day, tokens]) == 0
+        wait = await lim.acquire([minute, day, tokens])
+        assert wait == pytest.approx(30.0)  # one request refills in 60 / 2 s
+        assert (await lim.levels([day]))[0] == pytest.approx(98)  # the refusal charged nothing
+        await lim.debit([tokens], 25)  # real usage: the balance goes negative…
+        now[0] = 30.0
+        assert await lim.acquire([minute, tokens]) > 0  # …and holds requests back
+        now[0] = 120.0
+        assert await lim.acquire([minute, tokens]) == 0
+
+    asyncio.run(go())
+
+
+def _view(decisions: list[Decision], **acc: object) -> AccountView:
+    return AccountView(Account(account_id="a1", **acc), "k", decisions)  # type: ignore[arg-type]
+
+
+def test_effective_folds_decisions_and_an_analyst_allow_clears_automatic_ones() -> None:
+    cfg = GatewayConfig()
+    t0 = datetime.now(UTC)
+    auto = [
+        Decision(action="shape", target="a1", params={"thinking": "summarise", "max_tokens": 500},
+                 source="watch", created_at=t0),
+        Decision(action="throttle", scope="cluster", target="c1", params={"rpm": 5},
+                 source="policy", created_at=t0),
+        Decision(action="restrict", target="a1", params={"tier": "restricted"}, source="watch",
+                 created_at=t0),
+    ]  # fmt: skip
+    eff = effective(_view(auto, tier="build", cluster_id="c1"), cfg)
+    assert eff.thinking == "summarise" and eff.max_tokens == 500
+    assert eff.tier_name == "restricted" and not eff.tier.thinking
+    assert any(b.key.startswith("c:c1:") for b in eff.request_buckets)
+    assert eff.action == "restrict"
+    allow = Decision(
+        action="allow", target="a1", source="admin", created_at=t0 + timedelta(seconds=1)
+    )
+    cleared = effective(_view([*auto, allow], tier="build", cluster_id="c1"), cfg)
+    assert cleared.thinking == "pass" and cleared.tier_name == "build" and not cleared.online_checks
+    edu = effective(_view([], program="education", verification="email"), cfg)
+    assert edu.verify_level == "id"
+
+
+def test_capture_modes_and_table_in_the_contract_schema() -> None:
+    rec = {"request_id": "r1", "ts": 1_790_000_000_000_000, "account_id": "a", "endpoint": "messages",
+           "model": "m", "prompt": "secret prompt", "messages": '[{"role":"user"}]', "n_messages": 1,
+           "n_tools": 0, "thinking": False, "input_tokens": 1, "output_tokens": 2, "status": 200,
+           "response": "secret answer", "system": "sys"}  # fmt: skip
+    hashed = capture(dict(rec), "hashed", 1 << 20)
+    assert hashed["prompt"].startswith("blake2b:") and hashed["messages"] is None
+    off = capture(dict(rec), "off", 1 << 20)
+    assert off["prompt"] == "" and off["response"] is None
+    clipped = capture(dict(rec, prompt="x" * 5000), "full", 1024)
+    assert len(clipped["prompt"]) == 256
+    table = to_table([hashed, off])
+    assert table.num_rows == 2 and table.schema.field("ts").type.tz == "UTC"
+
+
+def test_config_errors_name_the_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "gateway.yaml"
+    bad.write_text("upstream:\n  openai: {base_url: ftp://x}\nstate: {backend: etcd}\n")
+    with pytest.raises(ConfigError) as e:
+        load_gateway_config(bad)
+    assert "gateway.yaml" in str(e.value) and "upstream.openai.base_url" in str(e.value)
+    assert "state.backend" in str(e.value)
+    bad.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_gateway_config(bad)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_gateway_config(tmp_path / "missing.yaml")
+    bad.write_text("admin: {token_sha256: not-hex}\n")
+    with pytest.raises(ConfigError, match="64 hex"):
+        load_gateway_config(bad)
