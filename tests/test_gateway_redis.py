@@ -35,14 +35,14 @@ def test_lua_buckets_are_atomic_under_concurrency(redis_url: str) -> None:
     import redis.asyncio as aioredis
 
     async def run() -> tuple[int, float]:
-        client = aioredis.Redis(
-            connection_pool=aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=16)
-        )
+        pool = aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=16)
+        client = aioredis.Redis(connection_pool=pool)
         limiter = RedisLimiter(client, "t1:")
         bucket = [Bucket("a:x:rpm", 10, 60), Bucket("a:x:rpd", 1000, 86_400)]
         results = await asyncio.gather(*(limiter.acquire(bucket) for _ in range(200)))
         levels = await limiter.levels(bucket)
         await client.aclose()
+        await pool.disconnect()
         return sum(1 for r in results if r == 0), levels[1]
 
     admitted, day_level = asyncio.run(run())

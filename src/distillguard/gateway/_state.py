@@ -220,6 +220,7 @@ class RedisRegistry:
 
     async def close(self) -> None:
         await self._r.aclose()
+        await self._r.connection_pool.disconnect()
 
 
 class State:
