@@ -21,6 +21,9 @@ import hashlib
 import logging
 import os
 import secrets
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -75,6 +78,7 @@ class ExchangeLog:
         self._rows = 0
         self._opened = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._flusher: subprocess.Popen[bytes] | None = None
         self._decisions_fd = os.open(
             self.root / "decisions.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640
         )
@@ -116,29 +120,49 @@ class ExchangeLog:
 
     # -- flushing -----------------------------------------------------------------------------
     def start(self) -> None:
+        """Rotate segments on time, and keep a flusher process running.
+
+        Building Parquet is CPU work that would hold the event loop (and the GIL) for tens
+        of milliseconds; a separate process does it, so answers never wait on it. The
+        flusher exits when this process dies, after recovering what it left behind."""
         self._task = asyncio.get_running_loop().create_task(self._run())
 
+    def _spawn_flusher(self) -> None:
+        self._flusher = subprocess.Popen(  # noqa: S603 - our own module, our own settings
+            [
+                sys.executable,
+                "-m",
+                "distillguard.gateway._flusher",
+                self.settings.model_dump_json(),
+            ],
+            stdin=subprocess.DEVNULL,
+        )
+
     async def _run(self) -> None:
-        first = True  # at start-up, recover what a killed process left in the spool
+        self._spawn_flusher()
         while True:
-            if not first:
-                await asyncio.sleep(self.settings.flush_interval_s)
-            first = False
+            await asyncio.sleep(min(self.settings.flush_interval_s, 1.0))
             try:
                 if time.monotonic() - self._opened >= self.settings.flush_interval_s:
                     self._rotate()
-                await asyncio.to_thread(self.flush_ready)
+                if self._flusher is not None and self._flusher.poll() is not None:
+                    self.errors += 1
+                    log.error("log flusher exited (%s); restarting it", self._flusher.returncode)
+                    self._spawn_flusher()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep serving; segments stay for later
                 self.errors += 1
-                log.error("exchange log flush failed (segments kept for retry): %s", exc)
+                log.error("exchange log rotation failed (segments kept for retry): %s", exc)
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._flusher is not None:
+            self._flusher.terminate()
+            await asyncio.to_thread(self._flusher.wait)
         self._rotate()
         os.close(self._fd)
         os.close(self._decisions_fd)
@@ -152,7 +176,10 @@ class ExchangeLog:
             if path.suffix == ".ready":
                 yield path
             elif path.suffix == ".jsonl" and path != self._segment:
-                fd = os.open(path, os.O_RDONLY)
+                try:
+                    fd = os.open(path, os.O_RDONLY)
+                except FileNotFoundError:
+                    continue  # rotated or claimed meanwhile
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -247,3 +274,34 @@ def to_table(rows: list[dict[str, Any]]) -> pa.Table:
     for f in _SCHEMA:
         columns[f.name] = pa.array([r.get(f.name) for r in rows], type=f.type)
     return pa.table(columns, schema=_SCHEMA)
+
+
+def flusher_main(settings_json: str) -> None:
+    """The flusher process: flush every interval; on the parent's death, flush once more."""
+    settings = LogSettings.model_validate_json(settings_json)
+    parent = os.getppid()
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    flusher = ExchangeLog.__new__(ExchangeLog)
+    flusher.settings = settings
+    flusher.root = Path(settings.dir)
+    flusher.spool = flusher.root / "spool"
+    flusher.parts = flusher.root / "exchanges"
+    flusher._segment = None
+    flusher.flushed = 0
+    while not stop:
+        orphaned = os.getppid() != parent
+        try:
+            flusher.flush_ready()
+        except Exception as exc:  # noqa: BLE001 - segments stay in the spool for the next try
+            log.error("exchange log flush failed (segments kept for retry): %s", exc)
+        if orphaned:
+            return
+        deadline = time.monotonic() + settings.flush_interval_s
+        while not stop and time.monotonic() < deadline and os.getppid() == parent:
+            time.sleep(0.05)

@@ -23,7 +23,7 @@ A policy file maps findings to actions (``distillguard decide``)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -88,6 +88,20 @@ def _buckets(prefix: str, limits: dict[str, Any]) -> tuple[list[Bucket], list[Bu
         else:
             tok.append(Bucket(f"{prefix}:{name}", max(value, 1e-6), period, 0.0))
     return req, tok
+
+
+def for_request(view: AccountView, config: GatewayConfig) -> Effective:
+    """:func:`effective`, computed once per cached view and copied for each request."""
+    if view.base is None:
+        view.base = effective(view, config)
+    base: Effective = view.base
+    return replace(
+        base,
+        request_buckets=list(base.request_buckets),
+        token_buckets=list(base.token_buckets),
+        reasons=list(base.reasons),
+        actions=list(base.actions),
+    )
 
 
 def effective(view: AccountView, config: GatewayConfig) -> Effective:

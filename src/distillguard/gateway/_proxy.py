@@ -22,7 +22,7 @@ from distillguard.gateway._config import GatewayConfig, Tier
 from distillguard.gateway._limits import Bucket, Limiter
 from distillguard.gateway._log import ExchangeLog, capture
 from distillguard.gateway._metrics import Metrics
-from distillguard.gateway._policy import Effective, effective
+from distillguard.gateway._policy import Effective, for_request
 from distillguard.gateway._requests import Api, ApiError, Parsed, api_key, parse
 from distillguard.gateway._shape import Reader, StreamShaper, shape_anthropic, shape_openai
 from distillguard.gateway._state import AccountView, State, hash_key, verification_at_least
@@ -147,7 +147,7 @@ class Proxy:
         except orjson.JSONDecodeError as exc:
             raise ApiError(400, f"malformed JSON body: {exc}", code="invalid_json") from None
         ex.parsed = p = parse(api, data, strict=self.config.strict_fields)
-        eff = ex.eff = effective(ex.view, self.config)
+        eff = ex.eff = for_request(ex.view, self.config)
         self._gate(ex.view, eff, p)
         await self._admit(ex, eff, p)
         changed = self._rewrite(ex, data)

@@ -113,6 +113,8 @@ class AccountView:
     key_id: str
     decisions: list[Decision]
     loaded: float = field(default_factory=time.monotonic)
+    base: Any = None
+    """The account's :class:`Effective` before per-request checks (computed once per view)."""
 
     @property
     def flagged(self) -> bool:

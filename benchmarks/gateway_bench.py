@@ -1,0 +1,285 @@
+"""Gateway latency and throughput benchmark (a benchmark, not a test; see docs/benchmarks.md).
+
+Starts a local mock upstream, then measures in the same run, at fixed request rates (open
+loop: latency counts from each request's scheduled time, so a stall is never hidden):
+
+* direct       — the upstream itself (the reference)
+* distillguard — the gateway with logging on and a policy loaded
+* bare         — a bare pass-through proxy on the same framework (benchmarks/bare_proxy.py)
+* litellm      — the LiteLLM proxy, from its own virtual environment (``--litellm``)
+
+Added latency = a proxy's percentile − the direct percentile at the same rate. Then the
+highest throughput of each proxy (closed loop, 64 connections).
+
+    python benchmarks/gateway_bench.py --rates 100,500,1000 --seconds 10 \\
+        --litellm /tmp/litellm-venv/bin/litellm --out gateway-bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from gateway_helpers import free_port, wait_http  # noqa: E402
+
+ADMIN_TOKEN = "bench-admin-token-not-a-secret"
+LITELLM_KEY = "sk-bench-" + "0" * 32
+BODY = json.dumps(
+    {
+        "model": "atlas-3",
+        "messages": [{"role": "user", "content": "What is 17 * 23? Explain briefly."}],
+        "max_tokens": 64,
+    }  # fmt: skip
+).encode()
+
+
+# -- load generation (in a child process, so it shares nothing with the servers) ------------------
+def _open_loop(url: str, headers: dict[str, str], rate: float, seconds: float, warmup: float,
+               q: Any) -> None:  # fmt: skip
+    import aiohttp
+    import uvloop
+
+    async def run() -> dict[str, Any]:
+        lat: list[float] = []
+        errors = 0
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+            # loop.time() is millisecond-grained under uvloop: schedule and measure with
+            # perf_counter instead
+            start = time.perf_counter() + 0.2
+            n = int(rate * (seconds + warmup))
+
+            async def one(i: int) -> None:
+                nonlocal errors
+                t_sched = start + i / rate
+                await asyncio.sleep(max(0.0, t_sched - time.perf_counter()))
+                try:
+                    async with s.post(url, data=BODY, headers=headers) as r:
+                        await r.read()
+                        ok = r.status == 200
+                except aiohttp.ClientError:
+                    ok = False
+                if i >= rate * warmup:
+                    if ok:
+                        lat.append((time.perf_counter() - t_sched) * 1000)
+                    else:
+                        errors += 1
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(one(i) for i in range(n)))
+            wall = time.perf_counter() - t0
+        return {"lat": lat, "errors": errors, "wall": wall}
+
+    q.put(uvloop.run(run()))
+
+
+def _closed_loop(url: str, headers: dict[str, str], conns: int, seconds: float, q: Any) -> None:
+    import aiohttp
+    import uvloop
+
+    async def run() -> dict[str, Any]:
+        done = 0
+        errors = 0
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conns)) as s:
+            end = time.perf_counter() + seconds
+
+            async def worker() -> None:
+                nonlocal done, errors
+                while time.perf_counter() < end:
+                    try:
+                        async with s.post(url, data=BODY, headers=headers) as r:
+                            await r.read()
+                            if r.status == 200:
+                                done += 1
+                            else:
+                                errors += 1
+                    except aiohttp.ClientError:
+                        errors += 1
+
+            await asyncio.gather(*(worker() for _ in range(conns)))
+        return {"rps": done / seconds, "errors": errors}
+
+    q.put(uvloop.run(run()))
+
+
+def _child(fn: Any, *args: Any) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=fn, args=(*args, q))
+    p.start()
+    out = q.get()
+    p.join()
+    return dict(out)
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+# -- servers -------------------------------------------------------------------------------------------
+def _spawn(args: list[str], url: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+    wait_http(url, proc, timeout=120)
+    return proc
+
+
+def _start_gateway(
+    tmp: Path, upstream: str, accounts: int
+) -> tuple[subprocess.Popen[bytes], str, str]:
+    port = free_port()
+    cfg = {
+        "port": port,
+        "upstream": {"openai": {"base_url": upstream + "/v1"}, "anthropic": {"base_url": upstream}},
+        "models": [{"id": "atlas-3"}],
+        "state": {"path": str(tmp / "state.sqlite")},
+        "log": {"dir": str(tmp / "log"), "content": "full", "flush_interval_s": 2.0},
+        "admin": {"token_sha256": hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()},
+    }
+    (tmp / "gateway.yaml").write_text(yaml.safe_dump(cfg))
+    url = f"http://127.0.0.1:{port}"
+    proc = _spawn([sys.executable, "-m", "distillguard.cli", "gateway", "--config",
+                   str(tmp / "gateway.yaml")], url + "/healthz")  # fmt: skip
+    admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    with httpx.Client(base_url=url, headers=admin, timeout=30) as c:
+        # a policy's worth of state: many accounts, cluster decisions, and the bench account
+        # inside a throttled cluster (its bucket is checked on every request)
+        c.put("/admin/accounts/acct_bench", json={"tier": "enterprise", "verification": "business",
+                                                  "created_at": "2025-01-01T00:00:00Z"})  # fmt: skip
+        key = c.post("/admin/accounts/acct_bench/keys").json()["api_key"]
+        batch: dict[str, Any] = {"decisions": [], "clusters": {"acct_bench": "cl-bench"}}
+        for i in range(accounts):
+            c.put(f"/admin/accounts/acct_{i:05d}", json={"tier": "build"})
+            batch["clusters"][f"acct_{i:05d}"] = f"cl-{i % 50}"
+        for i in range(50):
+            batch["decisions"].append({"action": "shape", "scope": "cluster", "target": f"cl-{i}",
+                                       "params": {"thinking": "redact"}, "reason": "bench policy",
+                                       "source": "policy"})  # fmt: skip
+        batch["decisions"].append({"action": "throttle", "scope": "cluster", "target": "cl-bench",
+                                   "params": {"rpm": 10_000_000, "tpm": 10_000_000_000},
+                                   "reason": "bench: a cluster budget checked on every request",
+                                   "source": "policy"})  # fmt: skip
+        r = c.post("/admin/decisions/batch", json=batch)
+        r.raise_for_status()
+    return proc, url, key
+
+
+def _start_litellm(binary: str, tmp: Path, upstream: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    cfg = {
+        "model_list": [{"model_name": "atlas-3", "litellm_params": {
+            "model": "openai/atlas-3", "api_base": upstream + "/v1", "api_key": "mock"}}],
+        "litellm_settings": {"telemetry": False, "drop_params": True},
+        # LiteLLM refuses to start without a master key; it then authenticates each request
+        "general_settings": {"master_key": LITELLM_KEY},
+    }  # fmt: skip
+    (tmp / "litellm.yaml").write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
+    url = f"http://127.0.0.1:{port}"
+    proc = _spawn([binary, "--config", str(tmp / "litellm.yaml"), "--port", str(port),
+                   "--host", "127.0.0.1", "--num_workers", "1"], url + "/health/liveliness", env)  # fmt: skip
+    return proc, url
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--rates", default="100,500,1000")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--accounts", type=int, default=2_000, help="accounts in the loaded policy")
+    ap.add_argument("--litellm", help="path of the `litellm` executable in its own venv")
+    ap.add_argument("--throughput-seconds", type=float, default=8.0)
+    ap.add_argument("--out", type=Path, default=Path("gateway-bench.json"))
+    args = ap.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        try:
+            up_port = free_port()
+            upstream = f"http://127.0.0.1:{up_port}"
+            procs.append(_spawn([sys.executable, "-m", "distillguard.cli", "mock-upstream",
+                                 "--port", str(up_port)], upstream + "/v1/models"))  # fmt: skip
+            gw, gw_url, key = _start_gateway(tmp, upstream, args.accounts)
+            procs.append(gw)
+            bare_port = free_port()
+            bare_url = f"http://127.0.0.1:{bare_port}"
+            procs.append(_spawn([sys.executable, str(ROOT / "benchmarks" / "bare_proxy.py"),
+                                 "--port", str(bare_port), "--upstream", upstream],
+                                bare_url + "/docs"))  # fmt: skip
+            targets: dict[str, tuple[str, dict[str, str]]] = {
+                "direct": (upstream + "/v1/chat/completions", {"content-type": "application/json"}),
+                "bare": (bare_url + "/v1/chat/completions", {"content-type": "application/json"}),
+                "distillguard": (gw_url + "/v1/chat/completions",
+                                 {"content-type": "application/json", "authorization": f"Bearer {key}"}),
+            }  # fmt: skip
+            if args.litellm:
+                ll, ll_url = _start_litellm(args.litellm, tmp, upstream)
+                procs.append(ll)
+                targets["litellm"] = (ll_url + "/v1/chat/completions",
+                                      {"content-type": "application/json", "authorization": f"Bearer {LITELLM_KEY}"})  # fmt: skip
+            results: dict[str, Any] = {"rates": {}, "throughput": {}, "machine": os.cpu_count()}
+            for rate in rates:
+                row = {}
+                for name, (url, headers) in targets.items():
+                    r = _child(_open_loop, url, headers, rate, args.seconds, args.warmup)
+                    lat = r["lat"]
+                    row[name] = {"p50": _pct(lat, 50), "p90": _pct(lat, 90), "p99": _pct(lat, 99),
+                                 "ok": len(lat), "errors": r["errors"],
+                                 "achieved_rps": (len(lat) + r["errors"]) / args.seconds}  # fmt: skip
+                    print(f"{rate:>6.0f} rps  {name:13} p50 {row[name]['p50']:7.2f} ms  "
+                          f"p99 {row[name]['p99']:8.2f} ms  ok {len(lat)}  errors {r['errors']}",
+                          flush=True)  # fmt: skip
+                for name in targets:
+                    if name != "direct":
+                        row[name]["added_p50"] = row[name]["p50"] - row["direct"]["p50"]
+                        row[name]["added_p99"] = row[name]["p99"] - row["direct"]["p99"]
+                results["rates"][str(int(rate))] = row
+            for name, (url, headers) in targets.items():
+                r = _child(_closed_loop, url, headers, 64, args.throughput_seconds)
+                results["throughput"][name] = r
+                print(
+                    f"throughput {name:13} {r['rps']:8.0f} req/s  errors {r['errors']}", flush=True
+                )
+            logged = sum(1 for _ in (tmp / "log").rglob("*.parquet"))
+            results["gateway_log_parts"] = logged
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
+    args.out.write_text(json.dumps(results, indent=2))
+    print("\n| rate | proxy | added p50 (ms) | added p99 (ms) | errors |")
+    print("|---:|---|---:|---:|---:|")
+    for rate, row in results["rates"].items():
+        for name, v in row.items():
+            if name != "direct":
+                print(
+                    f"| {rate} | {name} | {v['added_p50']:.2f} | {v['added_p99']:.2f} | {v['errors']} |"
+                )
+    t = results["throughput"]
+    if "bare" in t and "distillguard" in t:
+        print(f"\nthroughput: distillguard {t['distillguard']['rps']:.0f} req/s = "
+              f"{t['distillguard']['rps'] / t['bare']['rps']:.0%} of bare {t['bare']['rps']:.0f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
