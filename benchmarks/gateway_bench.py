@@ -37,14 +37,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from gateway_helpers import free_port, wait_http  # noqa: E402
 
-ADMIN_TOKEN = "bench-admin-token-not-a-secret"
+ADMIN_TOKEN = "bench-admin-token-not-a-secret"  # noqa: S105 - a throwaway local token
 LITELLM_KEY = "sk-bench-" + "0" * 32
 BODY = json.dumps(
     {
         "model": "atlas-3",
         "messages": [{"role": "user", "content": "What is 17 * 23? Explain briefly."}],
         "max_tokens": 64,
-    }  # fmt: skip
+    }
 ).encode()
 
 
@@ -130,13 +130,12 @@ def _pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 # -- servers -------------------------------------------------------------------------------------------
 def _spawn(args: list[str], url: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
     wait_http(url, proc, timeout=120)
     return proc
 

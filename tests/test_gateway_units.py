@@ -196,3 +196,39 @@ def test_config_errors_name_the_file_and_field(tmp_path: Path) -> None:
     bad.write_text("admin: {token_sha256: not-hex}\n")
     with pytest.raises(ConfigError, match="64 hex"):
         load_gateway_config(bad)
+
+
+def test_each_exchange_is_an_otel_span_with_genai_attributes(tmp_path: Path) -> None:
+    import hashlib
+
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from starlette.testclient import TestClient
+
+    from gateway_helpers import ADMIN, ADMIN_TOKEN, gateway_config, mock_upstream
+    from distillguard.gateway import create_app
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    with mock_upstream() as upstream:
+        cfg = GatewayConfig.model_validate(gateway_config(tmp_path, upstream))
+        assert cfg.admin.token_sha256 == hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()
+        with TestClient(create_app(cfg)) as client:
+            client.put("/admin/accounts/acct_o", headers=ADMIN, json={"tier": "build", "verification": "id"})
+            key = client.post("/admin/accounts/acct_o/keys", headers=ADMIN).json()["api_key"]
+            r = client.post("/v1/messages", headers={"x-api-key": key},
+                            json={"model": "atlas-3", "max_tokens": 50, "temperature": 0.2,
+                                  "messages": [{"role": "user", "content": "hi"}]})  # fmt: skip
+            assert r.status_code == 200
+    spans = [s for s in exporter.get_finished_spans() if s.name == "chat atlas-3"]
+    assert len(spans) == 1
+    attrs = dict(spans[0].attributes or {})
+    assert attrs["gen_ai.operation.name"] == "chat" and attrs["gen_ai.system"] == "anthropic"
+    assert attrs["gen_ai.request.model"] == "atlas-3" and attrs["gen_ai.request.max_tokens"] == 50
+    assert attrs["gen_ai.usage.output_tokens"] == 10 and attrs["gen_ai.usage.input_tokens"] > 0
+    assert attrs["gen_ai.response.finish_reasons"] == ("end_turn",)
+    assert attrs["distillguard.action"] == "allow"
