@@ -207,8 +207,8 @@ def test_each_exchange_is_an_otel_span_with_genai_attributes(tmp_path: Path) -> 
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from starlette.testclient import TestClient
 
-    from gateway_helpers import ADMIN, ADMIN_TOKEN, gateway_config, mock_upstream
     from distillguard.gateway import create_app
+    from gateway_helpers import ADMIN, ADMIN_TOKEN, gateway_config, mock_upstream
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -218,7 +218,11 @@ def test_each_exchange_is_an_otel_span_with_genai_attributes(tmp_path: Path) -> 
         cfg = GatewayConfig.model_validate(gateway_config(tmp_path, upstream))
         assert cfg.admin.token_sha256 == hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()
         with TestClient(create_app(cfg)) as client:
-            client.put("/admin/accounts/acct_o", headers=ADMIN, json={"tier": "build", "verification": "id"})
+            client.put(
+                "/admin/accounts/acct_o",
+                headers=ADMIN,
+                json={"tier": "build", "verification": "id"},
+            )
             key = client.post("/admin/accounts/acct_o/keys", headers=ADMIN).json()["api_key"]
             r = client.post("/v1/messages", headers={"x-api-key": key},
                             json={"model": "atlas-3", "max_tokens": 50, "temperature": 0.2,

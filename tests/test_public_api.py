@@ -27,6 +27,7 @@ EXPECTED = {
     "Reject",
     "RowError",
     "Settings",
+    "GatewayError",
     "SharingError",
     "SimReport",
     "SimulationError",
