@@ -148,6 +148,8 @@ def test_redis_down_fails_open_for_trusted_and_closed_for_flagged(tmp_path: Path
             assert down[1].json()["error"]["code"] == "state_unavailable"
             unknown = post("dg-never-seen")
             assert unknown.status_code == 503  # cannot authenticate without the state store
+            models = httpx.get(g.url + "/v1/models", headers={"authorization": f"Bearer {trusted}"})
+            assert models.status_code == 503
             assert httpx.get(g.url + "/healthz").status_code == 200
             assert g.proc.poll() is None
         finally:

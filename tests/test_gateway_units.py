@@ -236,3 +236,26 @@ def test_each_exchange_is_an_otel_span_with_genai_attributes(tmp_path: Path) -> 
     assert attrs["gen_ai.usage.output_tokens"] == 10 and attrs["gen_ai.usage.input_tokens"] > 0
     assert attrs["gen_ai.response.finish_reasons"] == ("end_turn",)
     assert attrs["distillguard.action"] == "allow"
+
+
+def test_flushed_segments_become_parquet_and_load_into_a_store(tmp_path: Path) -> None:
+    import distillguard as dg
+    from distillguard.gateway._config import LogSettings
+    from distillguard.gateway._log import ExchangeLog
+
+    settings = LogSettings(dir=tmp_path / "log", store=tmp_path / "dg.duckdb")
+    log = ExchangeLog(settings)
+    base = {"ts": 1_790_000_000_000_000, "account_id": "a", "endpoint": "messages", "model": "m",
+            "prompt": "p", "n_messages": 1, "n_tools": 0, "thinking": False, "input_tokens": 1,
+            "output_tokens": 2, "status": 200}  # fmt: skip
+    for i in range(3):
+        log.write({**base, "request_id": f"r{i}"})
+    with (log.spool / "seg-1-999999-dead.jsonl").open("wb") as fh:  # a dead writer's segment,
+        fh.write(json.dumps({**base, "request_id": "r9"}).encode() + b"\n")  # with a torn tail
+        fh.write(b'{"request_id": "cut-short')
+    log._rotate()
+    assert log.flush_ready() == 4
+    assert log.flush_ready() == 0
+    with dg.Store.open(tmp_path / "dg.duckdb") as store:
+        assert store.count(dg.Kind.EXCHANGES) == 4
+    assert not [p for p in log.spool.iterdir() if p.suffix in (".ready", ".claim")]

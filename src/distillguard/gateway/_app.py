@@ -423,7 +423,12 @@ def create_app(config: GatewayConfig) -> FastAPI:
     async def models(request: Request) -> Response:
         api: Api = "anthropic" if "anthropic-version" in request.headers else "openai"
         key = api_key(request.headers)
-        view = await gw.state.view(hash_key(key)) if key else None
+        try:
+            view = await gw.state.view(hash_key(key)) if key else None
+        except Exception:  # noqa: BLE001 - shared state down: refuse cleanly, never crash
+            gw.metrics.state_errors.inc()
+            return ApiError(503, "the gateway cannot reach its state store; retry shortly",
+                            code="state_unavailable").response(api)  # fmt: skip
         if view is None:
             return ApiError(401, "invalid API key", code="invalid_api_key").response(api)
         tier = effective(view, config).tier
