@@ -102,6 +102,29 @@ class Settings(BaseSettings):
         return value
 
 
+def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (an empty file is ``{}``); errors name it."""
+    p = Path(path)
+    try:
+        loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read {what}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{p}: top level must be a mapping, got {type(loaded).__name__}")
+    return loaded
+
+
+def validation_problems(exc: ValidationError, root: str) -> str:
+    """A pydantic error as ``field.path: message; …`` (``root`` names an error at the top)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or root}: {e['msg']}" for e in exc.errors()
+    )
+
+
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Build :class:`Settings` from an optional YAML file, the environment and overrides.
 
@@ -110,18 +133,7 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     """
     file_data: dict[str, Any] = {}
     if config_file is not None:
-        path = Path(config_file)
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
-        file_data = loaded
+        file_data = read_yaml_mapping(config_file, "config file")
     explicit = {k: v for k, v in overrides.items() if v is not None}
     try:
         # pydantic-settings ranks init values above the environment; the file must rank
@@ -136,10 +148,7 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         merged.update(explicit)
         return Settings(**merged)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = validation_problems(exc, "settings")
         source = f"{config_file} / " if config_file else ""
         raise ConfigError(
             f"{source}DISTILLGUARD_* environment: invalid settings: {problems}"

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from distillguard.config import validation_problems
 from distillguard.errors import ConfigError
 
 VERDICTS = ("ok", "watch", "review", "act")
@@ -91,7 +92,4 @@ def load_rules(path: str | Path | None = None) -> Rules:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'rules'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{source}: invalid rules: {problems}") from exc
+        raise ConfigError(f"{source}: invalid rules: {validation_problems(exc, 'rules')}") from exc

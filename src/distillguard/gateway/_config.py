@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from distillguard.config import read_yaml_mapping, validation_problems
 from distillguard.errors import ConfigError
 from distillguard.schema import PROGRAMS, VERIFICATION
 
@@ -238,23 +238,11 @@ class GatewayConfig(_Strict):
 
 def load_gateway_config(path: str | Path | None = None, **overrides: Any) -> GatewayConfig:
     """Read ``gateway.yaml`` (optional) and apply overrides whose value is not None."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{p}: cannot read gateway config: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: top level must be a mapping, got {type(loaded).__name__}")
-        data = loaded or {}
+    data = read_yaml_mapping(path, "gateway config") if path is not None else {}
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return GatewayConfig(**data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{path or 'gateway config'}: {problems}") from exc
+        raise ConfigError(
+            f"{path or 'gateway config'}: {validation_problems(exc, 'config')}"
+        ) from exc

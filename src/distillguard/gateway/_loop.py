@@ -88,7 +88,7 @@ def read_findings(path: str | Path) -> tuple[list[dict[str, Any]], list[dict[str
 def plan(policy: Policy, findings: str | Path, *, source: str = "policy") -> dict[str, Any]:
     """The admin-API batch that applies ``policy`` to a findings directory."""
     clusters, accounts = read_findings(findings)
-    decisions, _ = decisions_from_findings(policy, clusters, accounts, source=source)
+    decisions = decisions_from_findings(policy, clusters, accounts, source=source)
     membership: dict[str, str | None] = {}
     decided = {d.target for d in decisions if d.scope == "cluster"}
     for c in clusters:

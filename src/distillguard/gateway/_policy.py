@@ -28,9 +28,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from distillguard.config import read_yaml_mapping, validation_problems
 from distillguard.errors import ConfigError
 from distillguard.gateway._config import GatewayConfig, Tier
 from distillguard.gateway._limits import Bucket
@@ -214,19 +214,11 @@ class Policy(BaseModel):
 
 
 def load_policy(path: str | Path) -> Policy:
-    p = Path(path)
+    data = read_yaml_mapping(path, "policy")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
         return Policy.model_validate(data)
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read policy: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{p}: invalid policy: {problems}") from exc
+        raise ConfigError(f"{path}: invalid policy: {validation_problems(exc, 'policy')}") from exc
 
 
 def _reason_names(reasons: Any) -> list[str]:
@@ -259,60 +251,42 @@ def decisions_from_findings(
     accounts: list[dict[str, Any]],
     *,
     source: str = "policy",
-) -> tuple[list[Decision], dict[str, str]]:
-    """Decisions the policy asks for, and each flagged account's cluster.
+) -> list[Decision]:
+    """Decisions the policy asks for (the first matching rule of each cluster and account).
 
     A cluster matched by a rule gets one cluster-scoped decision (its members share it,
     and a cluster-wide throttle is one budget); accounts not covered by their cluster's
     decision are matched on their own."""
     expires = now_utc() + timedelta(hours=policy.expires_hours) if policy.expires_hours else None
     out: list[Decision] = []
-    members: dict[str, str] = {}
-    decided_clusters: set[str] = set()
-    for c in clusters:
-        cid = str(c["cluster_id"])
-        reasons = _reason_names(c.get("reasons"))
+
+    def first_rule(scope: Literal["account", "cluster"], target: str, rec: dict[str, Any]) -> bool:
+        reasons = _reason_names(rec.get("reasons"))
+        verdict, risk = str(rec.get("verdict")), float(rec.get("risk") or 0)
+        size = int(rec.get("accounts") or 0) if scope == "cluster" else 1
         for rule in policy.rules:
-            if _matches(rule.when, "cluster", str(c.get("verdict")), float(c.get("risk") or 0),
-                        reasons, int(c.get("accounts") or 0)):  # fmt: skip
+            if _matches(rule.when, scope, verdict, risk, reasons, size):
+                what = f"cluster {target} verdict" if scope == "cluster" else "verdict"
                 out.append(
                     Decision(
                         action=rule.action,
-                        scope="cluster",
-                        target=cid,
+                        scope=scope,
+                        target=target,
                         params=rule.params,
-                        reason=f"{rule.name or rule.action}: cluster {cid} verdict "
-                        f"{c.get('verdict')}, risk {float(c.get('risk') or 0):.2f}; "
+                        reason=f"{rule.name or rule.action}: {what} {verdict}, risk {risk:.2f}; "
                         + "; ".join(reasons[:3]),
                         source=source,
                         expires_at=expires,
                         review="pending" if source == "watch" else "none",
                     )
                 )
-                decided_clusters.add(cid)
-                break
+                return True
+        return False
+
+    decided = {
+        str(c["cluster_id"]) for c in clusters if first_rule("cluster", str(c["cluster_id"]), c)
+    }
     for a in accounts:
-        aid = str(a["account_id"])
-        member_of = a.get("cluster_id")
-        if member_of is not None and str(member_of) in decided_clusters:
-            members[aid] = str(member_of)
-            continue
-        reasons = _reason_names(a.get("reasons"))
-        for rule in policy.rules:
-            if _matches(rule.when, "account", str(a.get("verdict")), float(a.get("risk") or 0),
-                        reasons, 1):  # fmt: skip
-                out.append(
-                    Decision(
-                        action=rule.action,
-                        scope="account",
-                        target=aid,
-                        params=rule.params,
-                        reason=f"{rule.name or rule.action}: verdict {a.get('verdict')}, "
-                        f"risk {float(a.get('risk') or 0):.2f}; " + "; ".join(reasons[:3]),
-                        source=source,
-                        expires_at=expires,
-                        review="pending" if source == "watch" else "none",
-                    )
-                )
-                break
-    return out, members
+        if str(a.get("cluster_id")) not in decided:
+            first_rule("account", str(a["account_id"]), a)
+    return out
