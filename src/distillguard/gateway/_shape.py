@@ -274,7 +274,7 @@ class StreamShaper:
             r.output_tokens = _int(usage.get("output_tokens")) or r.output_tokens
             if _int(usage.get("input_tokens")):
                 r.input_tokens = _int(usage.get("input_tokens"))
-        return [raw + b"\n\n"] if not self._rewrites else [_resend(raw, ev)]
+        return [_resend(raw)]
 
     # openai ---------------------------------------------------------------------------------
     def _openai(self, raw: bytes, ev: dict[str, Any]) -> list[bytes]:
@@ -365,6 +365,6 @@ def _sse(ev: dict[str, Any]) -> bytes:
     return head + b"data: " + orjson.dumps(ev) + b"\n\n"
 
 
-def _resend(raw: bytes, ev: dict[str, Any]) -> bytes:
+def _resend(raw: bytes) -> bytes:
     """An unchanged event, normalised to LF separators."""
     return raw.replace(b"\r\n", b"\n") + b"\n\n"
