@@ -4,6 +4,7 @@ for its OpenAPI document). ``/openapi.json`` describes both; ``/docs`` renders i
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import hmac
 import time
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from distillguard.gateway._proxy import Proxy
 from distillguard.gateway._requests import Api, ApiError, api_key
 from distillguard.gateway._state import (
     Account,
+    AccountView,
     Decision,
     RedisRegistry,
     SqliteRegistry,
@@ -203,8 +205,6 @@ def _admin_router(gw: Gateway) -> APIRouter:
         decisions = [d for d in await gw.state.decisions() if d.in_force(now_utc()) and (
             (d.scope == "account" and d.target == account_id)
             or (d.scope == "cluster" and d.target == acc.cluster_id))]  # fmt: skip
-        from distillguard.gateway._state import AccountView
-
         eff = effective(AccountView(acc, "", decisions), gw.config)
         levels = await gw.limiter.levels(eff.request_buckets + eff.token_buckets)
         return {
@@ -432,8 +432,6 @@ def create_app(config: GatewayConfig) -> FastAPI:
         if view is None:
             return ApiError(401, "invalid API key", code="invalid_api_key").response(api)
         tier = effective(view, config).tier
-        import fnmatch
-
         allowed = [
             m for m in config.models if any(fnmatch.fnmatchcase(m.id, p) for p in tier.models)
         ]

@@ -156,7 +156,7 @@ def watch_once(
     if decisions_log.is_file():
         shutil.copyfile(decisions_log, findings / "decisions.jsonl")
     say(
-        f"scanned {result.exchanges if hasattr(result, 'exchanges') else ''} exchanges: "
+        f"scanned {result.accounts.num_rows} accounts, {result.clusters.num_rows} clusters: "
         f"{len(answer['created'])} decisions created, {len(answer['unchanged'])} unchanged, "
         f"{len(answer['lifted'])} lifted, {answer['suppressed']} suppressed by analysts"
     )

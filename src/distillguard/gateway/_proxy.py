@@ -204,18 +204,18 @@ class Proxy:
         tier: Tier = eff.tier
         if eff.verify_level:
             self._verify(eff.verify_level, eff.verify_reason)
-        if p.thinking:
-            if not tier.thinking:
-                raise ApiError(403, f"extended thinking is not available on tier {eff.tier_name}",
-                               code="capability_restricted", param="thinking")  # fmt: skip
-            if not verification_at_least(acc.verification, tier.thinking_verification):
-                self._verify(tier.thinking_verification, "extended thinking requires verification")
-        if p.tools:
-            if not tier.tools:
-                raise ApiError(403, f"tool use is not available on tier {eff.tier_name}",
-                               code="capability_restricted", param="tools")  # fmt: skip
-            if not verification_at_least(acc.verification, tier.tools_verification):
-                self._verify(tier.tools_verification, "tool use requires verification")
+        capabilities = (
+            ("thinking", "extended thinking", bool(p.thinking), tier.thinking, tier.thinking_verification),
+            ("tools", "tool use", bool(p.tools), tier.tools, tier.tools_verification),
+        )  # fmt: skip
+        for param, label, requested, allowed, level in capabilities:
+            if not requested:
+                continue
+            if not allowed:
+                raise ApiError(403, f"{label} is not available on tier {eff.tier_name}",
+                               code="capability_restricted", param=param)  # fmt: skip
+            if not verification_at_least(acc.verification, level):
+                self._verify(level, f"{label} requires verification")
         if not any(fnmatch.fnmatchcase(p.model, pat) for pat in tier.models):
             raise ApiError(403, f"model {p.model[:100]!r} is not available on tier {eff.tier_name}",
                            code="model_restricted", param="model")  # fmt: skip

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from distillguard.gateway._config import VERIFICATION_RANK
 from distillguard.schema import PROGRAMS, VERIFICATION
@@ -67,18 +67,12 @@ class Account(BaseModel):
     billing_country: str | None = Field(None, max_length=2)
     allowlisted: bool = False
 
-    @field_validator("verification")
+    @field_validator("verification", "program")
     @classmethod
-    def _verification(cls, value: str) -> str:
-        if value not in VERIFICATION_RANK:
-            raise ValueError(f"must be one of {', '.join(VERIFICATION)}")
-        return value
-
-    @field_validator("program")
-    @classmethod
-    def _program(cls, value: str) -> str:
-        if value not in PROGRAMS:
-            raise ValueError(f"must be one of {', '.join(PROGRAMS)}")
+    def _choice(cls, value: str, info: ValidationInfo) -> str:
+        choices = VERIFICATION if info.field_name == "verification" else PROGRAMS
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
         return value
 
 
