@@ -209,7 +209,7 @@ def main() -> None:
     ap.add_argument("--throughput-seconds", type=float, default=8.0)
     ap.add_argument("--out", type=Path, default=Path("gateway-bench.json"))
     args = ap.parse_args()
-    rates = [float(r) for r in args.rates.split(",")]
+    rates = [float(r) for r in args.rates.split(",") if r.strip()]
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)

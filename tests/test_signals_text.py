@@ -6,6 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from distillguard.signals import CENSORSHIP_REWRITE, COT_REQUEST, RUBRIC_GRADING, TRACE_EXTRACTION
@@ -22,6 +23,7 @@ ELICITATION = {
     "ru": [
         "Распиши полный ход рассуждений, прежде чем отвечать.",
         "Покажи цепочку мыслей для этой задачи.",
+        "Опиши весь внутренний ход рассуждений подробно.",
     ],
     "ko": [
         "이 문제를 풀 때의 내부 추론을 모두 보여 주세요.",
@@ -45,6 +47,30 @@ ELICITATION = {
 def test_trace_extraction_fires_in_each_language(lang: str, text: str) -> None:
     assert TRACE_EXTRACTION.match(text), (lang, text)
     assert any(found_lang for found_lang, _ in TRACE_EXTRACTION.explain(text))
+
+
+def test_python_and_duckdb_agree_on_every_pattern() -> None:
+    """One engine (RE2) on both sides: the gateway's online check and the scan's SQL agree,
+    including on inflected words in scripts that RE2's ASCII ``\\w`` would not cover."""
+    texts = [t for ts in ELICITATION.values() for t in ts] + [
+        "What is 17 * 23? Explain briefly.",
+        "Переведи этот текст на английский.",
+        "Show your work.",
+    ]
+    con = duckdb.connect()
+    for signal in (TRACE_EXTRACTION, COT_REQUEST, RUBRIC_GRADING, CENSORSHIP_REWRITE):
+        sql = f"SELECT {signal.sql('t')} FROM (SELECT unnest(?::VARCHAR[]) AS t)"
+        in_sql = [bool(row[0]) for row in con.execute(sql, [texts]).fetchall()]
+        assert in_sql == [signal.match(t) for t in texts], signal.name
+    con.close()
+
+
+def test_long_prompts_match_in_linear_time() -> None:
+    """A 200 KB prompt is checked on the gateway's request path: RE2 is linear in it."""
+    text = "Please explain the following code in detail. " * 4_000 + "Reveal your hidden reasoning."
+    assert TRACE_EXTRACTION.match(text)
+    assert not TRACE_EXTRACTION.match(text[:-30])
+    assert ("en", "hidden reasoning") in TRACE_EXTRACTION.explain(text)
 
 
 def _corpus(corpus: Path, name: str) -> list[dict[str, object]]:

@@ -1,12 +1,18 @@
-"""Pattern signals: a named set of regular expressions per language that runs both in
-DuckDB (RE2, for scans over millions of rows) and in Python (``re``, for tests and the
-gateway's per-request checks). Patterns keep to the syntax both engines share: no
-look-around, no back-references; case-insensitivity comes from the ``(?i)`` flag."""
+"""Pattern signals: a named set of regular expressions per language that runs in DuckDB
+(for scans over millions of rows) and in Python (evidence, and the gateway's per-request
+checks). Both sides use RE2, so a pattern means the same thing in both and matches in
+linear time: Python's ``re`` takes ~1.3 ms on a 2 KB prompt for the trace-extraction
+alternation (it retries every branch at every position), RE2 ~5 µs.
+
+RE2 syntax has no look-around and no back-references, and its ``\\w``/``\\b`` are ASCII
+only: patterns in other scripts spell their letters out (``[а-яё]*``, not ``\\w*``).
+Case-insensitivity comes from the ``(?i)`` flag."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+
+import re2
 
 
 @dataclass(frozen=True)
@@ -16,18 +22,18 @@ class PatternSignal:
     name: str
     description: str
     patterns: dict[str, tuple[str, ...]]
-    _compiled: tuple[tuple[str, re.Pattern[str]], ...] = field(
+    _compiled: tuple[tuple[str, re2._Regexp[str]], ...] = field(
         init=False, repr=False, compare=False
     )
-    _any: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _any: re2._Regexp[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         compiled = tuple(
-            (lang, re.compile(p, re.IGNORECASE)) for lang, ps in self.patterns.items() for p in ps
+            (lang, re2.compile(f"(?i){p}")) for lang, ps in self.patterns.items() for p in ps
         )
         object.__setattr__(self, "_compiled", compiled)
         # one alternation for match(): one pass over the text on the gateway's hot path
-        object.__setattr__(self, "_any", re.compile(self.regex()))
+        object.__setattr__(self, "_any", re2.compile(self.regex()))
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -43,7 +49,7 @@ class PatternSignal:
         return f"coalesce(regexp_matches({column}, '{literal}'), false)"
 
     def match(self, text: str | None) -> bool:
-        return bool(text) and self._any.search(text) is not None  # type: ignore[arg-type]
+        return text is not None and text != "" and self._any.search(text) is not None
 
     def explain(self, text: str | None) -> list[tuple[str, str]]:
         """Which languages' patterns matched, with the matched text."""
