@@ -63,6 +63,9 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
         uvicorn.run(
             create_app(cfg), host=cfg.host, port=cfg.port, log_level="warning",
             access_log=False, loop="uvloop", http="httptools", timeout_graceful_shutdown=10,
+            # client addresses come from the socket; X-Forwarded-For only when the config's
+            # trust_forwarded_for says so (uvicorn would otherwise trust it from 127.0.0.1)
+            proxy_headers=False,
         )  # fmt: skip
 
     @app.command(name="mock-upstream")

@@ -18,6 +18,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from distillguard.gateway._config import GatewayConfig
 from distillguard.gateway._limits import Limiter, MemoryLimiter, RedisLimiter
@@ -393,6 +395,36 @@ _PROXY_OPENAPI: dict[str, Any] = {
 }  # fmt: skip
 
 
+_PROXY_ROUTES: dict[str, Api] = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
+
+
+class _Endpoint:
+    """One proxy route as a plain ASGI app."""
+
+    def __init__(self, proxy: Proxy, api: Api) -> None:
+        self.proxy = proxy
+        self.api: Api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.proxy(scope, receive, send, self.api)
+
+
+class _GatewayAPI(FastAPI):
+    """FastAPI for the admin API and documentation. The two proxy routes skip its middleware
+    and router and go straight to the proxy, which answers every error itself: the
+    framework's layers were a fifth of the cost of a proxied request."""
+
+    proxy: Proxy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            api = _PROXY_ROUTES.get(scope["path"])
+            if api is not None:
+                await self.proxy(scope, receive, send, api)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(config: GatewayConfig) -> FastAPI:
     """The gateway as an ASGI app (``uvicorn`` serves it in ``distillguard gateway``)."""
     gw = Gateway(config)
@@ -405,7 +437,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
         finally:
             await gw.close()
 
-    app = FastAPI(
+    app = _GatewayAPI(
         title="distillguard gateway",
         version="1",
         summary="OpenAI- and Anthropic-compatible proxy that logs every exchange and enforces "
@@ -413,12 +445,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.gateway = gw
-
-    async def chat(request: Request) -> Response:
-        return await gw.proxy.handle(request, "openai")
-
-    async def messages(request: Request) -> Response:
-        return await gw.proxy.handle(request, "anthropic")
+    app.proxy = gw.proxy
 
     async def models(request: Request) -> Response:
         api: Api = "anthropic" if "anthropic-version" in request.headers else "openai"
@@ -462,8 +489,9 @@ def create_app(config: GatewayConfig) -> FastAPI:
             orjson.dumps({"ok": True, "time": time.time()}), media_type="application/json"
         )
 
-    app.add_route("/v1/chat/completions", chat, methods=["POST"], include_in_schema=False)
-    app.add_route("/v1/messages", messages, methods=["POST"], include_in_schema=False)
+    for path, api in _PROXY_ROUTES.items():  # reached under a root_path or a mount
+        app.router.routes.append(Route(path, _Endpoint(gw.proxy, api), methods=["POST"],
+                                       include_in_schema=False))  # fmt: skip
     app.add_route("/v1/models", models, methods=["GET"], include_in_schema=False)
     app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)

@@ -72,6 +72,10 @@ class MemoryLimiter:
         return 0.0
 
     async def debit(self, buckets: list[Bucket], amount: float) -> None:
+        self.debit_now(buckets, amount)
+
+    def debit_now(self, buckets: list[Bucket], amount: float) -> None:
+        """:meth:`debit` without a round trip through the event loop."""
         now = self._clock()
         for b in buckets:
             self._state[b.key] = (self._level(b, now) - amount, now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _BUCKETS_MS = (0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 5_000, 30_000)
@@ -47,7 +49,22 @@ class Metrics:
             "distillguard_log_flush_errors", "Failed spool flushes", registry=self.registry
         )
 
+        # labelled children, looked up once per label set (labels() costs more than observe())
+        self._counters: dict[tuple[str, int, str], Any] = {}
+        self._histograms: dict[str, tuple[Any, Any]] = {}
+
     def observe(self, api: str, status: int, action: str, total_ms: float, own_ms: float) -> None:
-        self.requests.labels(api, str(status), action).inc()
-        self.latency.labels(api).observe(total_ms)
-        self.overhead.labels(api).observe(max(own_ms, 0.0))
+        counter = self._counters.get((api, status, action))
+        if counter is None:
+            counter = self._counters[(api, status, action)] = self.requests.labels(
+                api, str(status), action
+            )
+        counter.inc()
+        histograms = self._histograms.get(api)
+        if histograms is None:
+            histograms = self._histograms[api] = (
+                self.latency.labels(api),
+                self.overhead.labels(api),
+            )
+        histograms[0].observe(total_ms)
+        histograms[1].observe(max(own_ms, 0.0))

@@ -23,7 +23,7 @@ A policy file maps findings to actions (``distillguard decide``)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -95,13 +95,13 @@ def for_request(view: AccountView, config: GatewayConfig) -> Effective:
     if view.base is None:
         view.base = effective(view, config)
     base: Effective = view.base
-    return replace(
-        base,
-        request_buckets=list(base.request_buckets),
-        token_buckets=list(base.token_buckets),
-        reasons=list(base.reasons),
-        actions=list(base.actions),
-    )
+    eff = object.__new__(Effective)  # a shallow copy with its own lists (replace() is slower)
+    eff.__dict__.update(base.__dict__)
+    eff.request_buckets = list(base.request_buckets)
+    eff.token_buckets = list(base.token_buckets)
+    eff.reasons = list(base.reasons)
+    eff.actions = list(base.actions)
+    return eff
 
 
 def effective(view: AccountView, config: GatewayConfig) -> Effective:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 import orjson
 from opentelemetry import trace
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
 
 from distillguard.gateway._config import GatewayConfig, Tier
 from distillguard.gateway._limits import Bucket, Limiter
@@ -33,6 +33,7 @@ tracer = trace.get_tracer("distillguard.gateway")
 
 _PASS_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "openai-beta")
 _PASS_RESPONSE_HEADERS = ("request-id", "x-request-id", "openai-processing-ms")
+_STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _ENDPOINT = {"openai": "chat.completions", "anthropic": "messages"}
 _REFUSALS = {
     "account_blocked": "block",
@@ -44,6 +45,53 @@ _REFUSALS = {
 
 class StateUnavailable(Exception):
     """Shared state (Redis) could not be reached."""
+
+
+class Incoming:
+    """One HTTP request as the proxy reads it: the ASGI scope, its receive channel, and the
+    headers as a dict (names are lower-case in ASGI; the first of a repeated header wins)."""
+
+    __slots__ = ("headers", "receive", "scope")
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self.receive = receive
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            key = name.decode("latin-1")
+            if key not in headers:
+                headers[key] = value.decode("latin-1")
+        self.headers = headers
+
+    @property
+    def client_host(self) -> str | None:
+        client = self.scope.get("client")
+        return str(client[0]) if client else None
+
+
+class Reply:
+    """A complete (not streamed) answer, sent as two ASGI messages."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, body: bytes, headers: dict[str, str], ctype: str) -> None:
+        self.status = status
+        self.body = body
+        raw = [(b"content-type", ctype.encode("latin-1")),
+               (b"content-length", str(len(body)).encode())]  # fmt: skip
+        raw.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+        self.headers = raw
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+    @classmethod
+    def error(cls, err: ApiError, api: Api) -> Reply:
+        return cls(err.status, err.body(api), err.headers, "application/json")
+
+
+Answer = Reply | StreamingResponse
 
 
 @dataclass
@@ -65,6 +113,25 @@ class Exchange:
     injected_usage: bool = False
 
 
+def _targets(config: GatewayConfig) -> dict[Api, tuple[str, dict[str, str]]]:
+    """Each API's upstream URL and the headers every request to it carries."""
+    out: dict[Api, tuple[str, dict[str, str]]] = {}
+    ups = config.upstream
+    if ups.openai is not None:
+        headers = {"content-type": "application/json"}
+        secret = ups.openai.api_key()
+        if secret:
+            headers["authorization"] = f"Bearer {secret}"
+        out["openai"] = (ups.openai.base_url + "/chat/completions", headers)
+    if ups.anthropic is not None:
+        headers = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
+        secret = ups.anthropic.api_key()
+        if secret:
+            headers["x-api-key"] = secret
+        out["anthropic"] = (ups.anthropic.base_url + "/v1/messages", headers)
+    return out
+
+
 class Proxy:
     def __init__(
         self,
@@ -83,6 +150,9 @@ class Proxy:
         self._released = {m.id: m.released_at for m in config.models if m.released_at}
         self._logged_events: dict[tuple[str, str, str], float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._targets = _targets(config)
+        # a limiter in this process is debited on the spot, one over the network in a task
+        self._debit_now = getattr(limiter, "debit_now", None)
 
     async def start(self) -> None:
         up = self.config.upstream
@@ -98,7 +168,12 @@ class Proxy:
             await self.session.close()
 
     # -- the request path -------------------------------------------------------------------------
-    async def handle(self, request: Request, api: Api) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, api: Api) -> None:
+        """Serve one proxy request (an ASGI app, with the API it speaks)."""
+        answer = await self.handle(Incoming(scope, receive), api)
+        await answer(scope, receive, send)
+
+    async def handle(self, request: Incoming, api: Api) -> Answer:
         ex = self._exchange(request, api)
         try:
             return await self._handle(request, ex)
@@ -107,24 +182,23 @@ class Proxy:
             if refusal is not None and ex.view is not None:
                 self._event(ex, refusal, err.message)
             self._finish(ex, err.status, None, error=err.code)
-            return err.response(api)
+            return Reply.error(err, api)
         except Exception:
             log.exception("unexpected error on %s", ex.request_id)
             self._finish(ex, 500, None, error="internal_error")
-            return ApiError(500, "internal error in the gateway", code="internal_error").response(
-                api
-            )
+            internal = ApiError(500, "internal error in the gateway", code="internal_error")
+            return Reply.error(internal, api)
 
-    def _exchange(self, request: Request, api: Api) -> Exchange:
+    def _exchange(self, request: Incoming, api: Api) -> Exchange:
         h = request.headers
-        ip = request.client.host if request.client else None
+        ip = request.client_host
         if self.config.trust_forwarded_for and h.get("x-forwarded-for"):
             ip = h["x-forwarded-for"].split(",")[0].strip()[:64] or ip
         fp_header = self.config.client_fp_header
         country_header = self.config.country_header
         return Exchange(
             api=api,
-            request_id="dg_" + uuid.uuid4().hex,
+            request_id="dg_" + os.urandom(16).hex(),
             started=time.perf_counter(),
             ts_us=time.time_ns() // 1000,
             ip=ip,
@@ -133,7 +207,7 @@ class Proxy:
             country=(h.get(country_header, "")[:2].upper() or None) if country_header else None,
         )
 
-    async def _handle(self, request: Request, ex: Exchange) -> Response:
+    async def _handle(self, request: Incoming, ex: Exchange) -> Answer:
         api = ex.api
         body = await self._body(request)
         key = api_key(request.headers)
@@ -154,21 +228,26 @@ class Proxy:
         payload = orjson.dumps(data) if changed else body
         return await self._forward(request, ex, payload)
 
-    async def _body(self, request: Request) -> bytes:
+    async def _body(self, request: Incoming) -> bytes:
         limit = self.config.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise ApiError(413, f"request body larger than {limit} bytes", code="request_too_large")
         chunks = []
         size = 0
-        async for chunk in request.stream():
+        while True:
+            message: Message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ApiError(499, "client closed the connection", code="client_disconnected")
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
                 raise ApiError(
                     413, f"request body larger than {limit} bytes", code="request_too_large"
                 )
             chunks.append(chunk)
-        return b"".join(chunks)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _view(self, key: str) -> AccountView | None:
         digest = hash_key(key)
@@ -334,30 +413,19 @@ class Proxy:
                 ex.injected_usage = changed = True
         return changed
 
-    def _upstream(self, api: Api, request: Request) -> tuple[str, dict[str, str]]:
-        up = self.config.upstream.openai if api == "openai" else self.config.upstream.anthropic
-        if up is None:
+    def _upstream(self, api: Api, request: Incoming) -> tuple[str, dict[str, str]]:
+        target = self._targets.get(api)
+        if target is None:
             raise ApiError(404, f"no upstream configured for the {api} API", code="not_configured")
-        headers = {
-            "content-type": "application/json",
-            "accept": request.headers.get("accept", "*/*")[:200],
-        }
+        url, base = target
+        headers = {**base, "accept": request.headers.get("accept", "*/*")[:200]}
         for name in _PASS_REQUEST_HEADERS:
             value = request.headers.get(name)
             if value is not None and len(value) <= 1_000:
                 headers[name] = value
-        secret = up.api_key()
-        if secret:
-            if api == "anthropic":
-                headers["x-api-key"] = secret
-            else:
-                headers["authorization"] = f"Bearer {secret}"
-        if api == "anthropic":
-            headers.setdefault("anthropic-version", "2023-06-01")
-            return up.base_url + "/v1/messages", headers
-        return up.base_url + "/chat/completions", headers
+        return url, headers
 
-    async def _forward(self, request: Request, ex: Exchange, payload: bytes) -> Response:
+    async def _forward(self, request: Incoming, ex: Exchange, payload: bytes) -> Answer:
         assert self.session is not None
         assert ex.parsed is not None
         assert ex.eff is not None
@@ -381,7 +449,7 @@ class Proxy:
             return StreamingResponse(
                 self._stream(ex, upstream, shaper, t0),
                 status_code=200,
-                headers={**out_headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
+                headers={**out_headers, **_STREAM_HEADERS},
                 media_type="text/event-stream",
             )
         try:
@@ -404,7 +472,7 @@ class Proxy:
                 if shape(answer, ex.eff.thinking, reader):
                     raw = orjson.dumps(answer)
         self._finish(ex, upstream.status, reader)
-        return Response(raw, upstream.status, headers=out_headers, media_type=ctype)
+        return Reply(upstream.status, raw, out_headers, ctype)
 
     async def _stream(
         self, ex: Exchange, upstream: aiohttp.ClientResponse, shaper: StreamShaper, t0: float
@@ -458,11 +526,14 @@ class Proxy:
         self.metrics.observe(ex.api, status, action, total_ms, total_ms - ex.upstream_ms)
         if view is None:
             return  # unauthenticated requests have no account to log against
-        if eff is not None and status == 200 and (in_tok or out_tok):
+        if eff is not None and eff.token_buckets and status == 200 and (in_tok or out_tok):
             used = (in_tok or 0) + (out_tok or 0)
-            task = asyncio.get_running_loop().create_task(self._debit(eff.token_buckets, used))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            if self._debit_now is not None:
+                self._debit_now(eff.token_buckets, used)
+            else:
+                task = asyncio.get_running_loop().create_task(self._debit(eff.token_buckets, used))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         acc = view.account
         record: dict[str, Any] = {
             "request_id": ex.request_id,

@@ -114,7 +114,8 @@ class ApiError(Exception):
         self.headers = headers or {}
         self.extra = extra or {}
 
-    def response(self, api: Api) -> Response:
+    def body(self, api: Api) -> bytes:
+        """The error in the API's own format."""
         if api == "anthropic":
             err: dict[str, Any] = {
                 "type": _ANTHROPIC_TYPES.get(self.status, "api_error"),
@@ -133,8 +134,11 @@ class ApiError(Exception):
                     **self.extra,
                 }
             }
+        return orjson.dumps(body)
+
+    def response(self, api: Api) -> Response:
         return Response(
-            orjson.dumps(body), self.status, headers=self.headers, media_type="application/json"
+            self.body(api), self.status, headers=self.headers, media_type="application/json"
         )
 
 
