@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -18,7 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 
-def create_bare_app(upstream: str) -> Starlette:
+def create_bare_app(upstream: str, gc_threshold: int = 0) -> Starlette:
     state: dict[str, aiohttp.ClientSession] = {}
 
     @contextlib.asynccontextmanager
@@ -26,6 +27,10 @@ def create_bare_app(upstream: str) -> Starlette:
         state["s"] = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=512), auto_decompress=False
         )
+        if gc_threshold:  # the gateway's own garbage-collector settings (gateway.gc_threshold)
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(gc_threshold, 10, 10)
         yield
         await state["s"].close()
 
@@ -66,9 +71,12 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=8090)
     ap.add_argument("--upstream", default="http://127.0.0.1:9000")
+    ap.add_argument("--gc-threshold", type=int, default=0,
+                    help="freeze start-up objects and set this young-generation threshold, "
+                         "as the gateway does (0: Python's defaults)")  # fmt: skip
     args = ap.parse_args()
     uvicorn.run(
-        create_bare_app(args.upstream.rstrip("/")),
+        create_bare_app(args.upstream.rstrip("/"), args.gc_threshold),
         host="127.0.0.1",
         port=args.port,
         log_level="warning",

@@ -479,9 +479,19 @@ def test_keys_are_stored_hashed_and_revocable(gw: GatewayProc) -> None:
 
 
 def test_metrics_count_requests_by_action(gw: GatewayProc) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    account_id, key = new_account(gw)
+    gw.decide(action="block", target=account_id, reason="metrics test")
+    with pytest.raises(openai.PermissionDeniedError):
+        oai(gw, key).chat.completions.create(model="atlas-3", messages=ASK)  # type: ignore[arg-type]
     text = httpx.get(gw.url + "/metrics").text
-    assert 'distillguard_requests_total{action="block",api="openai",status="403"}' in text
-    assert "distillguard_gateway_overhead_ms_bucket" in text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    blocked = [s for s in families["distillguard_requests"].samples
+               if s.labels == {"api": "openai", "status": "403", "action": "block"}]  # fmt: skip
+    assert blocked and blocked[0].value >= 1
+    assert any(s.name == "distillguard_gateway_overhead_ms_bucket"
+               for s in families["distillguard_gateway_overhead_ms"].samples)  # fmt: skip
     assert "acct_" not in text
 
 

@@ -141,6 +141,39 @@ def _view(decisions: list[Decision], **acc: object) -> AccountView:
     return AccountView(Account(account_id="a1", **acc), "k", decisions)  # type: ignore[arg-type]
 
 
+def test_request_metrics_expose_cumulative_prometheus_histograms() -> None:
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from distillguard.gateway._metrics import Metrics
+
+    m = Metrics()
+    for total, own in ((0.1, 0.05), (1.0, 1.0), (3.0, 0.4), (40_000.0, 2.0)):
+        m.observe("openai", 200, "allow", total, own)
+    m.observe("anthropic", 429, "throttle", 0.3, 0.3)
+    m.observe("openai", 200, "allow", 2.0, -1.0)  # clock skew: overhead is never negative
+    families = {
+        f.name: f for f in text_string_to_metric_families(generate_latest(m.registry).decode())
+    }
+    requests = {(s.labels["api"], s.labels["status"], s.labels["action"]): s.value
+                for s in families["distillguard_requests"].samples if s.name.endswith("_total")}  # fmt: skip
+    assert requests == {("openai", "200", "allow"): 5, ("anthropic", "429", "throttle"): 1}
+    latency = {(s.labels.get("le"), s.name): s.value
+               for s in families["distillguard_request_duration_ms"].samples
+               if s.labels["api"] == "openai"}  # fmt: skip
+    bucket = "distillguard_request_duration_ms_bucket"
+    assert latency[("0.25", bucket)] == 1
+    assert latency[("1.0", bucket)] == 2  # le is inclusive
+    assert latency[("5.0", bucket)] == 4
+    assert latency[("30000.0", bucket)] == 4
+    assert latency[("+Inf", bucket)] == 5
+    assert latency[(None, "distillguard_request_duration_ms_count")] == 5
+    assert latency[(None, "distillguard_request_duration_ms_sum")] == pytest.approx(40_006.1)
+    overhead = {s.labels.get("le"): s.value for s in families["distillguard_gateway_overhead_ms"].samples
+                if s.name.endswith("_bucket") and s.labels["api"] == "openai"}  # fmt: skip
+    assert overhead["0.25"] == 2  # 0.05 and the clamped -1.0
+
+
 def test_effective_folds_decisions_and_an_analyst_allow_clears_automatic_ones() -> None:
     cfg = GatewayConfig()
     t0 = datetime.now(UTC)

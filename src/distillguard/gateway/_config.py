@@ -221,6 +221,13 @@ class GatewayConfig(_Strict):
     log: LogSettings = Field(default_factory=LogSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1_024)
+    gc_threshold: int = Field(
+        20_000,
+        ge=0,
+        description="allocations between young-generation garbage collections (Python's "
+        "default is 700); 0 keeps Python's settings. Objects alive at start-up are frozen "
+        "out of collection either way",
+    )
     strict_fields: bool = Field(False, description="reject request fields the API does not define")
     trust_forwarded_for: bool = Field(
         False, description="take the client IP from X-Forwarded-For (only behind your own edge)"

@@ -10,7 +10,7 @@ one request are checked and charged together: either all admit or none is charge
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 _EPSILON = 1e-9
@@ -22,11 +22,11 @@ class Bucket:
     capacity: float
     period_s: float
     cost: float = 1.0
+    rate: float = field(init=False, repr=False, compare=False)
+    """Units per second."""
 
-    @property
-    def rate(self) -> float:
-        """Units per second."""
-        return self.capacity / self.period_s
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rate", self.capacity / self.period_s)
 
 
 class Limiter(Protocol):

@@ -1,37 +1,87 @@
-"""Prometheus metrics of one gateway process (``GET /metrics``). No account appears in a label."""
+"""Prometheus metrics of one gateway process (``GET /metrics``). No account appears in a label.
+
+The per-request series (requests, latency, overhead) are kept as plain counts by
+:class:`_RequestMetrics` and turned into metric families when ``/metrics`` is scraped: the
+request path pays a dict update and a bisection, not prometheus_client's locks and label
+look-ups (~8 µs a request before).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from bisect import bisect_left
+from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 _BUCKETS_MS = (0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 5_000, 30_000)
+
+
+class _Histogram:
+    __slots__ = ("counts", "sum")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(_BUCKETS_MS) + 1)  # the last one is +Inf
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(_BUCKETS_MS, value)] += 1
+        self.sum += value
+
+    def buckets(self) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        total = 0
+        for bound, count in zip((*_BUCKETS_MS, float("inf")), self.counts, strict=True):
+            total += count
+            out.append(("+Inf" if bound == float("inf") else str(float(bound)), total))
+        return out
+
+
+class _RequestMetrics(Collector):
+    """Requests by (api, status, action), and latency and overhead histograms by api."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, int, str], int] = {}
+        self.latency: dict[str, _Histogram] = {}
+        self.overhead: dict[str, _Histogram] = {}
+
+    def observe(self, api: str, status: int, action: str, total_ms: float, own_ms: float) -> None:
+        key = (api, status, action)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        latency = self.latency.get(api)
+        if latency is None:
+            latency = self.latency[api] = _Histogram()
+            self.overhead[api] = _Histogram()
+        latency.observe(total_ms)
+        self.overhead[api].observe(max(own_ms, 0.0))
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "distillguard_requests",
+            "Requests answered, by API, HTTP status and the action applied",
+            labels=("api", "status", "action"),
+        )
+        for (api, status, action), n in sorted(self.requests.items()):
+            requests.add_metric((api, str(status), action), n)
+        yield requests
+        for name, doc, series in (
+            ("distillguard_request_duration_ms",
+             "Time from request to the end of the answer (ms)", self.latency),
+            ("distillguard_gateway_overhead_ms",
+             "Time spent in the gateway itself, excluding the upstream (ms)", self.overhead),
+        ):  # fmt: skip
+            family = HistogramMetricFamily(name, doc, labels=("api",))
+            for api, hist in sorted(series.items()):
+                family.add_metric((api,), hist.buckets(), hist.sum)
+            yield family
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "distillguard_requests",
-            "Requests answered, by API, HTTP status and the action applied",
-            ("api", "status", "action"),
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "distillguard_request_duration_ms",
-            "Time from request to the end of the answer (ms)",
-            ("api",),
-            buckets=_BUCKETS_MS,
-            registry=self.registry,
-        )
-        self.overhead = Histogram(
-            "distillguard_gateway_overhead_ms",
-            "Time spent in the gateway itself, excluding the upstream (ms)",
-            ("api",),
-            buckets=_BUCKETS_MS,
-            registry=self.registry,
-        )
+        self._requests = _RequestMetrics()
+        self.registry.register(self._requests)
         self.state_errors = Counter(
             "distillguard_state_errors",
             "Calls to the shared state (Redis) that failed",
@@ -48,23 +98,4 @@ class Metrics:
         self.flush_errors = Gauge(
             "distillguard_log_flush_errors", "Failed spool flushes", registry=self.registry
         )
-
-        # labelled children, looked up once per label set (labels() costs more than observe())
-        self._counters: dict[tuple[str, int, str], Any] = {}
-        self._histograms: dict[str, tuple[Any, Any]] = {}
-
-    def observe(self, api: str, status: int, action: str, total_ms: float, own_ms: float) -> None:
-        counter = self._counters.get((api, status, action))
-        if counter is None:
-            counter = self._counters[(api, status, action)] = self.requests.labels(
-                api, str(status), action
-            )
-        counter.inc()
-        histograms = self._histograms.get(api)
-        if histograms is None:
-            histograms = self._histograms[api] = (
-                self.latency.labels(api),
-                self.overhead.labels(api),
-            )
-        histograms[0].observe(total_ms)
-        histograms[1].observe(max(own_ms, 0.0))
+        self.observe = self._requests.observe

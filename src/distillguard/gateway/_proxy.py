@@ -94,7 +94,19 @@ class Reply:
 Answer = Reply | StreamingResponse
 
 
-@dataclass
+@dataclass(slots=True)
+class _Admission:
+    """An account's own buckets for the online checks (cached on its view)."""
+
+    created_ts: float
+    elicit: Bucket
+    young: Bucket | None
+    young_until: float
+    high_volume: Bucket | None
+    release_unverified: bool
+
+
+@dataclass(slots=True)
 class Exchange:
     """One request in flight: what is logged about it when it ends."""
 
@@ -295,7 +307,9 @@ class Proxy:
                                code="capability_restricted", param=param)  # fmt: skip
             if not verification_at_least(acc.verification, level):
                 self._verify(level, f"{label} requires verification")
-        if not any(fnmatch.fnmatchcase(p.model, pat) for pat in tier.models):
+        if "*" not in tier.models and not any(
+            fnmatch.fnmatchcase(p.model, pat) for pat in tier.models
+        ):
             raise ApiError(403, f"model {p.model[:100]!r} is not available on tier {eff.tier_name}",
                            code="model_restricted", param="model")  # fmt: skip
 
@@ -307,38 +321,59 @@ class Proxy:
             extra={"verification_url": url, "required_level": level},
         )  # fmt: skip
 
+    def _admission(self, view: AccountView) -> _Admission:
+        """The account's own buckets for the online checks, built once per cached view."""
+        acc = view.account
+        cfg = self.config.online
+        created = acc.created_at.timestamp()
+        hv = self.config.verification.high_volume_requests_per_day
+        level = self.config.verification.high_volume_level
+        adm = _Admission(
+            created_ts=created,
+            elicit=Bucket(f"a:{acc.account_id}:elicit", cfg.elicitation.rpm, 60),
+            young=Bucket(f"a:{acc.account_id}:young", cfg.velocity.rpm, 60)
+            if cfg.velocity.enabled else None,
+            young_until=created + cfg.velocity.new_account_days * 86_400,
+            high_volume=Bucket(f"a:{acc.account_id}:hv", hv, 86_400)
+            if hv is not None and not verification_at_least(acc.verification, level) else None,
+            release_unverified=not verification_at_least(
+                acc.verification, cfg.release_guard.min_verification
+            ),
+        )  # fmt: skip
+        view.admission = adm
+        return adm
+
     async def _admit(self, ex: Exchange, eff: Effective, p: Parsed) -> None:
         """Online checks, then every bucket of the request at once."""
-        assert ex.view is not None
-        acc = ex.view.account
-        req_buckets = list(eff.request_buckets)
+        view = ex.view
+        assert view is not None
+        acc = view.account
+        adm: _Admission = view.admission or self._admission(view)
+        req_buckets = eff.request_buckets  # this request's own copy
         cfg = self.config.online
-        now = datetime.now(UTC)
-        age_days = (now - acc.created_at).total_seconds() / 86_400
         if eff.online_checks:
+            now = time.time()
             if cfg.elicitation.enabled and TRACE_EXTRACTION.match(p.prompt):
                 why = "online: prompt asks for the model's internal reasoning"
                 if cfg.elicitation.action == "shape":
                     eff.thinking = "redact"
                     eff.note("shape", why)
                 elif cfg.elicitation.action == "throttle":
-                    req_buckets.append(
-                        Bucket(f"a:{acc.account_id}:elicit", cfg.elicitation.rpm, 60)
-                    )
+                    req_buckets.append(adm.elicit)
                     eff.note("throttle", why)
                 else:
                     eff.reasons.append(why)
-            if cfg.velocity.enabled and age_days < cfg.velocity.new_account_days:
-                req_buckets.append(Bucket(f"a:{acc.account_id}:young", cfg.velocity.rpm, 60))
+            if adm.young is not None and now < adm.young_until:
+                req_buckets.append(adm.young)
             released = self._released.get(p.model)
             guard = cfg.release_guard
             if (
                 guard.enabled
                 and released is not None
-                and 0 <= (now - released).total_seconds() < guard.hours * 3600
+                and 0 <= now - released.timestamp() < guard.hours * 3600
                 and (
-                    age_days < guard.min_account_age_days
-                    or not verification_at_least(acc.verification, guard.min_verification)
+                    (now - adm.created_ts) / 86_400 < guard.min_account_age_days
+                    or adm.release_unverified
                 )
             ):
                 req_buckets.append(Bucket(f"a:{acc.account_id}:release:{p.model}", guard.rpm, 60))
@@ -348,15 +383,13 @@ class Proxy:
                     eff.note("shape", why)
                 else:
                     eff.reasons.append(why)
-        hv = self.config.verification.high_volume_requests_per_day
-        level = self.config.verification.high_volume_level
-        if hv is not None and not verification_at_least(acc.verification, level):
-            req_buckets.append(Bucket(f"a:{acc.account_id}:hv", hv, 86_400))
+        if adm.high_volume is not None:
+            req_buckets.append(adm.high_volume)
         try:
             wait = await self.limiter.acquire(req_buckets + eff.token_buckets)
         except Exception as exc:  # noqa: BLE001 - Redis down: decide by configuration
             self.metrics.state_errors.inc()
-            if self._fail_closed(ex.view):
+            if self._fail_closed(view):
                 raise ApiError(503, "rate-limit state unavailable; retry shortly",
                                code="state_unavailable", headers={"retry-after": "1"}) from None  # fmt: skip
             log.warning("limiter unavailable (%s); failing open for %s", exc, acc.account_id)
@@ -364,7 +397,11 @@ class Proxy:
         if wait > 0:
             hv_only = await self._only_high_volume(req_buckets, eff, acc.account_id)
             if hv_only:
-                self._verify(level, f"more than {hv} requests a day")
+                verification = self.config.verification
+                self._verify(
+                    verification.high_volume_level,
+                    f"more than {verification.high_volume_requests_per_day} requests a day",
+                )
             retry = max(1, int(wait + 0.999))
             eff.note(
                 "throttle",
@@ -615,6 +652,8 @@ class Proxy:
 
     def _span(self, ex: Exchange, record: dict[str, Any], reader: Reader, action: str) -> None:
         """An OpenTelemetry span with the GenAI semantic-convention attributes."""
+        if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+            return  # no SDK installed (yet): a span would be dropped anyway
         start_ns = ex.ts_us * 1000
         span = tracer.start_span(
             f"chat {record['model']}", kind=trace.SpanKind.SERVER, start_time=start_ns

@@ -109,6 +109,8 @@ class AccountView:
     loaded: float = field(default_factory=time.monotonic)
     base: Any = None
     """The account's :class:`Effective` before per-request checks (computed once per view)."""
+    admission: Any = None
+    """The proxy's per-account buckets for its online checks (computed once per view)."""
 
     @property
     def flagged(self) -> bool:
