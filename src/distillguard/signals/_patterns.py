@@ -22,18 +22,22 @@ class PatternSignal:
     name: str
     description: str
     patterns: dict[str, tuple[str, ...]]
-    _compiled: tuple[tuple[str, re2._Regexp[str]], ...] = field(
+    # compiled over UTF-8 bytes: no character-offset bookkeeping per call, and text with
+    # lone surrogates (which str patterns cannot even encode) is searched, not refused
+    _compiled: tuple[tuple[str, re2._Regexp[bytes]], ...] = field(
         init=False, repr=False, compare=False
     )
-    _any: re2._Regexp[str] = field(init=False, repr=False, compare=False)
+    _any: re2._Regexp[bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         compiled = tuple(
-            (lang, re2.compile(f"(?i){p}")) for lang, ps in self.patterns.items() for p in ps
+            (lang, re2.compile(f"(?i){p}".encode()))
+            for lang, ps in self.patterns.items()
+            for p in ps
         )
         object.__setattr__(self, "_compiled", compiled)
         # one alternation for match(): one pass over the text on the gateway's hot path
-        object.__setattr__(self, "_any", re2.compile(self.regex()))
+        object.__setattr__(self, "_any", re2.compile(self.regex().encode()))
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -49,15 +53,18 @@ class PatternSignal:
         return f"coalesce(regexp_matches({column}, '{literal}'), false)"
 
     def match(self, text: str | None) -> bool:
-        return text is not None and text != "" and self._any.search(text) is not None
+        if not text:
+            return False
+        return self._any.search(text.encode("utf-8", "surrogatepass")) is not None
 
     def explain(self, text: str | None) -> list[tuple[str, str]]:
         """Which languages' patterns matched, with the matched text."""
         if not text:
             return []
+        data = text.encode("utf-8", "surrogatepass")
         out = []
         for lang, pattern in self._compiled:
-            m = pattern.search(text)
+            m = pattern.search(data)
             if m:
-                out.append((lang, m.group(0)))
+                out.append((lang, m.group(0).decode("utf-8", "replace")))
         return out
