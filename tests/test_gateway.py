@@ -412,7 +412,7 @@ def test_bad_requests_get_api_errors_and_nothing_crashes(gw: GatewayProc) -> Non
 
 
 def test_header_injection_is_rejected_at_the_socket(gw: GatewayProc) -> None:
-    _, key = new_account(gw)
+    account_id, key = new_account(gw)
     host, port = gw.url.removeprefix("http://").split(":")
     payload = json.dumps({"model": "atlas-3", "messages": ASK}).encode()
     raw = (
@@ -430,6 +430,19 @@ def test_header_injection_is_rejected_at_the_socket(gw: GatewayProc) -> None:
                    headers={"authorization": f"Bearer {key}", "x-forwarded-for": "6.6.6.6"})  # fmt: skip
     assert r.status_code == 200
     assert httpx.get(gw.url + "/healthz").status_code == 200
+    # X-Forwarded-For from a client (even on this host) does not choose the logged address
+    assert rows_for(gw, account_id, 1)[0]["ip"] == "127.0.0.1"
+
+
+def test_a_large_body_arriving_in_many_chunks_is_read_whole(gw: GatewayProc) -> None:
+    account_id, key = new_account(gw)
+    prompt = "word " * 300_000  # 1.5 MB: the server hands it over in many receive() messages
+    r = httpx.post(gw.url + "/v1/chat/completions", timeout=30,
+                   json={"model": "atlas-3", "messages": [{"role": "user", "content": prompt}]},
+                   headers={"authorization": f"Bearer {key}"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    row = rows_for(gw, account_id, 1)[0]
+    assert row["n_messages"] == 1 and row["input_tokens"] > 0
 
 
 def test_hostile_strings_are_logged_verbatim_and_answered(gw: GatewayProc) -> None:
