@@ -141,6 +141,14 @@ def _view(decisions: list[Decision], **acc: object) -> AccountView:
     return AccountView(Account(account_id="a1", **acc), "k", decisions)  # type: ignore[arg-type]
 
 
+def test_a_reply_carries_any_upstream_header_value() -> None:
+    from distillguard.gateway._proxy import Reply
+
+    r = Reply(200, b"{}", {"x-request-id": "r\u00e9q-\u2713"}, "application/json")
+    assert (b"x-request-id", b"r\xe9q-?") in r.headers
+    assert (b"content-length", b"2") in r.headers
+
+
 def test_request_metrics_expose_cumulative_prometheus_histograms() -> None:
     from prometheus_client import generate_latest
     from prometheus_client.parser import text_string_to_metric_families

@@ -77,9 +77,12 @@ class Reply:
     def __init__(self, status: int, body: bytes, headers: dict[str, str], ctype: str) -> None:
         self.status = status
         self.body = body
-        raw = [(b"content-type", ctype.encode("latin-1")),
+        # header values may come from the upstream: never fail on one HTTP cannot carry
+        raw = [(b"content-type", ctype.encode("latin-1", "replace")),
                (b"content-length", str(len(body)).encode())]  # fmt: skip
-        raw.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+        raw.extend(
+            (k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in headers.items()
+        )
         self.headers = raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
