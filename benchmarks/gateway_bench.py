@@ -128,6 +128,15 @@ def _child(fn: Any, *args: Any) -> dict[str, Any]:
     return dict(out)
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -221,18 +230,22 @@ def main() -> None:
             upstream = f"http://127.0.0.1:{up_port}"
             procs.append(_spawn([sys.executable, "-m", "distillguard.cli", "mock-upstream",
                                  "--port", str(up_port)], upstream + "/v1/models"))  # fmt: skip
+            pids = {"direct": procs[-1].pid}
             gw, gw_url, key = _start_gateway(tmp, upstream, args.accounts)
             procs.append(gw)
+            pids["distillguard"] = gw.pid
             bare_port = free_port()
             bare_url = f"http://127.0.0.1:{bare_port}"
             procs.append(_spawn([sys.executable, str(ROOT / "benchmarks" / "bare_proxy.py"),
                                  "--port", str(bare_port), "--upstream", upstream],
                                 bare_url + "/docs"))  # fmt: skip
+            pids["bare"] = procs[-1].pid
             baregc_port = free_port()
             baregc_url = f"http://127.0.0.1:{baregc_port}"
             procs.append(_spawn([sys.executable, str(ROOT / "benchmarks" / "bare_proxy.py"),
                                  "--port", str(baregc_port), "--upstream", upstream,
                                  "--gc-threshold", "20000"], baregc_url + "/docs"))  # fmt: skip
+            pids["bare-gc"] = procs[-1].pid
             targets: dict[str, tuple[str, dict[str, str]]] = {
                 "direct": (upstream + "/v1/chat/completions", {"content-type": "application/json"}),
                 "bare": (bare_url + "/v1/chat/completions", {"content-type": "application/json"}),
@@ -242,6 +255,7 @@ def main() -> None:
             if args.litellm:
                 ll, ll_url = _start_litellm(args.litellm, tmp, upstream)
                 procs.append(ll)
+                pids["litellm"] = ll.pid
                 targets["litellm"] = (ll_url + "/v1/chat/completions",
                                       {"content-type": "application/json", "authorization": f"Bearer {LITELLM_KEY}"})  # fmt: skip
             results: dict[str, Any] = {"rates": {}, "throughput": {}, "machine": os.cpu_count()}
@@ -268,13 +282,24 @@ def main() -> None:
                 for name, (url, headers) in closed.items():
                     if name == "litellm" and i > 0:
                         continue  # two orders of magnitude slower: one round says enough
+                    cpu0 = _cpu_seconds(pids[name])
                     r = _child(_closed_loop, url, headers, 64, args.throughput_seconds)
+                    cpu1 = _cpu_seconds(pids[name])
+                    done = r["rps"] * args.throughput_seconds
+                    # the server's own CPU per answered request: steadier than req/s when
+                    # the machine's other tenants come and go
+                    if cpu0 is not None and cpu1 is not None and done:
+                        r["cpu_us"] = (cpu1 - cpu0) / done * 1e6
                     runs[name].append(r)
                     print(f"throughput round {i + 1} {name:13} {r['rps']:8.0f} req/s  "
+                          f"server CPU {r.get('cpu_us', float('nan')):6.1f} us/request  "
                           f"errors {r['errors']}", flush=True)  # fmt: skip
             for name, rs in runs.items():
                 rps = sorted(r["rps"] for r in rs)
+                cpu = sorted(r["cpu_us"] for r in rs if "cpu_us" in r)
                 results["throughput"][name] = {"rps": rps[len(rps) // 2], "rounds": rps,
+                                               "cpu_us": cpu[len(cpu) // 2] if cpu else None,
+                                               "cpu_rounds": cpu,
                                                "errors": sum(r["errors"] for r in rs)}  # fmt: skip
             logged = sum(1 for _ in (tmp / "log").rglob("*.parquet"))
             results["gateway_log_parts"] = logged
@@ -294,9 +319,9 @@ def main() -> None:
     t = results["throughput"]
     print()
     for name, v in t.items():
-        print(
-            f"throughput {name:13} median {v['rps']:8.0f} req/s  rounds {[round(x) for x in v['rounds']]}"
-        )
+        cpu = f"{v['cpu_us']:.0f}" if v["cpu_us"] is not None else "?"
+        print(f"throughput {name:13} median {v['rps']:8.0f} req/s  rounds "
+              f"{[round(x) for x in v['rounds']]}  server CPU median {cpu} us/request")  # fmt: skip
     for base in ("bare", "bare-gc"):
         if base in t and "distillguard" in t:
             print(f"throughput: distillguard {t['distillguard']['rps']:.0f} req/s = "
