@@ -433,9 +433,9 @@ def create_app(config: GatewayConfig) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gw.start()
-        # Garbage collection was a tenth of a proxied request's cost: every few requests
-        # the collector walked the whole heap (the app, the registry mirror, cached views).
-        # Freeze what exists at start-up and collect the young generation less often.
+        # With Python's defaults the collector walked the whole heap (the app, the registry
+        # mirror, cached views) every few requests. Freeze what exists at start-up and collect
+        # the young generation less often (docs/benchmarks.md#gateway).
         threshold = gc.get_threshold()
         gc.collect()
         gc.freeze()
