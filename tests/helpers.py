@@ -55,8 +55,8 @@ class Campaigns:
         return {r["account_id"]: r for r in pq.read_table(self.sim / "truth.parquet").to_pylist()}
 
 
-def run_cli(capsys: Any, *args: str) -> tuple[int, str]:
-    """Run the CLI as a user would (errors become exit codes); returns (code, stdout+stderr)."""
+def run_cli_streams(capsys: Any, *args: str) -> tuple[int, str, str]:
+    """Run the CLI as a user would (errors become exit codes); returns (code, stdout, stderr)."""
     from distillguard.cli import main
 
     try:
@@ -65,4 +65,10 @@ def run_cli(capsys: Any, *args: str) -> tuple[int, str]:
     except SystemExit as exc:
         code = int(exc.code or 0)
     captured = capsys.readouterr()
-    return code, " ".join((captured.out + captured.err).split())
+    return code, captured.out, captured.err
+
+
+def run_cli(capsys: Any, *args: str) -> tuple[int, str]:
+    """:func:`run_cli_streams` with stdout and stderr joined, whitespace normalised."""
+    code, out, err = run_cli_streams(capsys, *args)
+    return code, " ".join((out + err).split())

@@ -9,18 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from distillguard.cli import main
-from helpers import exchange, write_jsonl
+from helpers import exchange, run_cli_streams, write_jsonl
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli_streams(capsys, *args)
 
 
 def test_simulate_ingest_info_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
