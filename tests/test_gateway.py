@@ -159,6 +159,26 @@ def test_anthropic_sdk_plain_stream_tools_thinking(gw: GatewayProc) -> None:
     assert rows[2]["n_tools"] == 1 and rows[2]["stop_reason"] == "tool_use"
 
 
+def test_answers_carry_the_upstream_request_id_and_the_gateways_own(gw: GatewayProc) -> None:
+    _, key = new_account(gw)
+    seen = set()
+    for path, auth, upstream_id, expected in (
+        ("/v1/chat/completions", {"authorization": f"Bearer {key}"}, "x-request-id", "req_mock_openai"),
+        ("/v1/messages", {"x-api-key": key}, "request-id", "req_mock_anthropic"),
+    ):  # fmt: skip
+        for stream in (False, True):
+            body = {"model": "atlas-3", "max_tokens": 20, "messages": ASK, "stream": stream}
+            r = httpx.post(gw.url + path, headers=auth, json=body, timeout=30)
+            assert r.status_code == 200, r.text
+            assert r.headers[upstream_id] == expected
+            ctype = "text/event-stream" if stream else "application/json"
+            assert r.headers["content-type"].startswith(ctype)
+            assert r.headers.get_list("content-type") == [r.headers["content-type"]]
+            own = r.headers["x-distillguard-request-id"]
+            assert own.startswith("dg_") and len(own) == 35 and own not in seen
+            seen.add(own)
+
+
 def test_models_lists_the_tier_models_in_both_formats(gw: GatewayProc) -> None:
     _, key = new_account(gw)
     ids = [m.id for m in oai(gw, key).models.list()]

@@ -141,10 +141,32 @@ def _view(decisions: list[Decision], **acc: object) -> AccountView:
     return AccountView(Account(account_id="a1", **acc), "k", decisions)  # type: ignore[arg-type]
 
 
-def test_a_reply_carries_any_upstream_header_value() -> None:
-    from distillguard.gateway._proxy import Reply
+def test_incoming_headers_first_of_a_repeat_wins_and_decode_on_demand() -> None:
+    from distillguard import __version__
+    from distillguard.gateway._proxy import Incoming, _targets
 
-    r = Reply(200, b"{}", {"x-request-id": "r\u00e9q-\u2713"}, "application/json")
+    scope = {
+        "headers": [
+            (b"x-api-key", b"first"),
+            (b"user-agent", b"caf\xe9"),
+            (b"x-api-key", b"second"),
+        ]
+    }
+    request = Incoming(scope, None)  # type: ignore[arg-type]
+    assert request.get("x-api-key") == "first"
+    assert request.get("user-agent") == "caf\u00e9"
+    assert request.get("accept") is None and request.get("accept", "*/*") == "*/*"
+    cfg = GatewayConfig.model_validate(
+        {"upstream": {"openai": {"base_url": "http://u/v1"}, "anthropic": {"base_url": "http://u"}}}
+    )
+    for url, headers in _targets(cfg).values():
+        assert headers["user-agent"] == f"distillguard/{__version__}", url
+
+
+def test_a_reply_carries_any_header_value() -> None:
+    from distillguard.gateway._proxy import Reply, encode_headers
+
+    r = Reply(200, b"{}", encode_headers({"x-request-id": "r\u00e9q-\u2713"}))
     assert (b"x-request-id", b"r\xe9q-?") in r.headers
     assert (b"content-length", b"2") in r.headers
 
@@ -300,3 +322,35 @@ def test_flushed_segments_become_parquet_and_load_into_a_store(tmp_path: Path) -
     with dg.Store.open(tmp_path / "dg.duckdb") as store:
         assert store.count(dg.Kind.EXCHANGES) == 4
     assert not [p for p in log.spool.iterdir() if p.suffix in (".ready", ".claim")]
+
+
+def test_a_segment_reads_the_same_whole_or_line_by_line_and_splits_by_day(tmp_path: Path) -> None:
+    import orjson
+    import pyarrow.parquet as pq
+
+    from distillguard.gateway._config import LogSettings
+    from distillguard.gateway._log import ExchangeLog, _read_lines, read_segment
+
+    base = {"account_id": "a", "endpoint": "messages", "model": "m", "prompt": "p\u00e9 \"q\"\n",
+            "n_messages": 1, "n_tools": 0, "thinking": False, "input_tokens": 1,
+            "output_tokens": 2, "status": 200, "extra": "{}", "unknown_field": [1]}  # fmt: skip
+    day = 86_400_000_000
+    rows = [{**base, "request_id": f"r{i}", "ts": 1_790_000_000_000_000 + (i % 2) * day,
+             "temperature": 1 if i == 0 else 0.5} for i in range(6)]  # fmt: skip
+    segment = tmp_path / "seg-1.jsonl"
+    data = b"".join(orjson.dumps(r) + b"\n" for r in rows) + b'{"request_id": "torn'
+    segment.write_bytes(data)
+    whole = read_segment(segment)
+    assert whole.num_rows == 6
+    assert whole.equals(to_table(list(_read_lines(data[: data.rfind(b"\n") + 1]))))
+    # a malformed line and a record without its id: read line by line, skipping both
+    segment.write_bytes(data.replace(b"\n", b'\nnot json\n{"ts": 1}\n', 1))
+    assert read_segment(segment).column("request_id").to_pylist() == [f"r{i}" for i in range(6)]
+    # flushed: one partition per day
+    log = ExchangeLog(LogSettings(dir=tmp_path / "log"))
+    ready = log.spool / "seg-2-1-ab.ready"
+    ready.write_bytes(data)
+    assert log.flush_ready() == 6
+    parts = sorted(log.parts.rglob("*.parquet"))
+    assert [p.parent.name for p in parts] == ["date=2026-09-21", "date=2026-09-22"]
+    assert [pq.read_table(p).num_rows for p in parts] == [3, 3]

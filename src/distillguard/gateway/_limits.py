@@ -55,19 +55,23 @@ class MemoryLimiter:
 
     async def acquire(self, buckets: list[Bucket]) -> float:
         now = self._clock()
+        state = self._state
         wait = 0.0
         levels = []
-        for b in buckets:
-            level = self._level(b, now)
+        for b in buckets:  # _level() and need, inlined: this runs on every request
+            held = state.get(b.key)
+            level = (
+                b.capacity if held is None else min(b.capacity, held[0] + (now - held[1]) * b.rate)
+            )
             levels.append(level)
-            need = max(b.cost, _EPSILON)
-            if level < need:
-                wait = max(wait, (need - level) / b.rate)
+            need = b.cost if b.cost > _EPSILON else _EPSILON
+            if level < need and (need - level) / b.rate > wait:
+                wait = (need - level) / b.rate
         if wait > 0:
             return wait
         for b, level in zip(buckets, levels, strict=True):
-            self._state[b.key] = (level - b.cost, now)
-        if len(self._state) > 200_000:
+            state[b.key] = (level - b.cost, now)
+        if len(state) > 200_000:
             self._evict(now)
         return 0.0
 

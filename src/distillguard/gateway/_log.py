@@ -30,8 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from distillguard.gateway._config import LogSettings
@@ -40,6 +42,11 @@ from distillguard.schema import EXCHANGES
 log = logging.getLogger("distillguard.gateway")
 
 _SCHEMA = EXCHANGES.arrow_schema()
+# the spool keeps ``ts`` as integer microseconds
+_SPOOL_SCHEMA = pa.schema([f.with_type(pa.int64()) if f.name == "ts" else f for f in _SCHEMA])
+_REQUIRED = [f.name for f in _SCHEMA if not f.nullable]
+_TS = _SCHEMA.get_field_index("ts")
+_DAY_US = 86_400_000_000
 _TEXT_FIELDS = ("system", "prompt", "messages", "tools", "response")
 
 
@@ -211,21 +218,21 @@ class ExchangeLog:
         return total
 
     def _flush_segment(self, path: Path) -> int:
-        records = list(_read_lines(path))
-        if records:
-            by_date: dict[str, list[dict[str, Any]]] = {}
-            for r in records:
-                day = datetime.fromtimestamp(r["ts"] / 1e6, UTC).strftime("%Y-%m-%d")
-                by_date.setdefault(day, []).append(r)
+        table = read_segment(path)
+        if table.num_rows:
             stem = path.name.split(".")[0]
-            for day, rows in by_date.items():
-                out = self.parts / f"date={day}" / f"part-{stem}.parquet"
+            days = table.column("ts").cast(pa.int64()).to_numpy() // _DAY_US
+            unique = np.unique(days)
+            for day in unique:
+                rows = table if len(unique) == 1 else table.filter(pa.array(days == day))
+                date = datetime.fromtimestamp(int(day) * 86_400, UTC).strftime("%Y-%m-%d")
+                out = self.parts / f"date={date}" / f"part-{stem}.parquet"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 tmp = out.with_name(out.name + ".tmp")
-                pq.write_table(to_table(rows), tmp, compression="zstd")
+                pq.write_table(rows, tmp, compression="zstd")
                 os.replace(tmp, out)
         path.unlink()
-        return len(records)
+        return int(table.num_rows)
 
     def _load_store(self) -> None:
         from distillguard.schema import Kind
@@ -243,17 +250,42 @@ class ExchangeLog:
                     fh.write(f"{p}\n")
 
 
-def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open("rb") as fh:
-        for line in fh:
-            if not line.endswith(b"\n"):
-                break  # the write a crash cut short: never acknowledged to the client
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and "request_id" in record:
-                yield record
+def read_segment(path: Path) -> pa.Table:
+    """A spool segment as an Arrow table in the contract's exchange schema.
+
+    Arrow's JSON reader parses the whole segment natively (about twice as fast as parsing
+    each line in Python, and the flusher shares the machine with the gateway). A segment it
+    cannot take whole (a malformed line, a record missing a required field) is read line by
+    line instead, skipping what cannot be used. A last line without its newline is the write
+    a crash cut short, never acknowledged to the client: it is left out either way."""
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if 0 < end < 2**31 - 1:
+        try:
+            table = pj.read_json(
+                pa.BufferReader(pa.py_buffer(data).slice(0, end)),
+                read_options=pj.ReadOptions(use_threads=False, block_size=end),
+                parse_options=pj.ParseOptions(
+                    explicit_schema=_SPOOL_SCHEMA, unexpected_field_behavior="ignore"
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # not every line is a well-formed record
+        else:
+            if all(table.column(name).null_count == 0 for name in _REQUIRED):
+                ts = table.column("ts").cast(pa.timestamp("us", tz="UTC"))
+                return table.set_column(_TS, "ts", ts).cast(_SCHEMA)
+    return to_table(list(_read_lines(data[:end])))
+
+
+def _read_lines(data: bytes) -> Iterator[dict[str, Any]]:
+    for line in data.splitlines():
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "request_id" in record:
+            yield record
 
 
 def _alive(pid: int) -> bool:
@@ -279,6 +311,10 @@ def to_table(rows: list[dict[str, Any]]) -> pa.Table:
 def flusher_main(settings_json: str) -> None:
     """The flusher process: flush every interval; on the parent's death, flush once more."""
     settings = LogSettings.model_validate_json(settings_json)
+    with contextlib.suppress(OSError):
+        # background work: when the machine is busy, answering requests comes first (the
+        # spool is durable, and the flusher needs a few percent of a core to keep up)
+        os.nice(10)
     parent = os.getppid()
     stop = False
 

@@ -65,7 +65,10 @@ class Effective:
     @property
     def action(self) -> str:
         """The most severe action applied (``allow`` when none)."""
-        return max(self.actions, key=_SEVERITY.__getitem__, default="allow")
+        actions = self.actions
+        if len(actions) < 2:  # the common case, asked several times a request
+            return actions[0] if actions else "allow"
+        return max(actions, key=_SEVERITY.__getitem__)
 
     def cap(self, max_tokens: int | None) -> None:
         if max_tokens is not None:

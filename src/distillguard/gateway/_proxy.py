@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import itertools
 import logging
 import os
 import time
@@ -32,7 +33,7 @@ log = logging.getLogger("distillguard.gateway")
 tracer = trace.get_tracer("distillguard.gateway")
 
 _PASS_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "openai-beta")
-_PASS_RESPONSE_HEADERS = ("request-id", "x-request-id", "openai-processing-ms")
+_PASS_RESPONSE_HEADERS = frozenset((b"request-id", b"x-request-id", b"openai-processing-ms"))
 _STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _ENDPOINT = {"openai": "chat.completions", "anthropic": "messages"}
 _REFUSALS = {
@@ -48,20 +49,21 @@ class StateUnavailable(Exception):
 
 
 class Incoming:
-    """One HTTP request as the proxy reads it: the ASGI scope, its receive channel, and the
-    headers as a dict (names are lower-case in ASGI; the first of a repeated header wins)."""
+    """One HTTP request as the proxy reads it: the ASGI scope, its receive channel, and its
+    headers, decoded only when asked for (names are lower-case in ASGI; the first of a
+    repeated header wins)."""
 
-    __slots__ = ("headers", "receive", "scope")
+    __slots__ = ("_raw", "receive", "scope")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
         self.receive = receive
-        headers: dict[str, str] = {}
-        for name, value in scope["headers"]:
-            key = name.decode("latin-1")
-            if key not in headers:
-                headers[key] = value.decode("latin-1")
-        self.headers = headers
+        self._raw: dict[bytes, bytes] = dict(reversed(list(scope["headers"])))
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """A header's value (``name`` in lower case)."""
+        value = self._raw.get(name.encode("latin-1"))
+        return default if value is None else value.decode("latin-1")
 
     @property
     def client_host(self) -> str | None:
@@ -69,21 +71,24 @@ class Incoming:
         return str(client[0]) if client else None
 
 
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+def encode_headers(headers: dict[str, str]) -> RawHeaders:
+    """Headers for the wire; a value HTTP cannot carry gets ``?`` instead of failing."""
+    return [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in headers.items()]
+
+
 class Reply:
     """A complete (not streamed) answer, sent as two ASGI messages."""
 
     __slots__ = ("body", "headers", "status")
 
-    def __init__(self, status: int, body: bytes, headers: dict[str, str], ctype: str) -> None:
+    def __init__(self, status: int, body: bytes, headers: RawHeaders) -> None:
         self.status = status
         self.body = body
-        # header values may come from the upstream: never fail on one HTTP cannot carry
-        raw = [(b"content-type", ctype.encode("latin-1", "replace")),
-               (b"content-length", str(len(body)).encode())]  # fmt: skip
-        raw.extend(
-            (k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in headers.items()
-        )
-        self.headers = raw
+        headers.append((b"content-length", str(len(body)).encode()))
+        self.headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
@@ -91,7 +96,9 @@ class Reply:
 
     @classmethod
     def error(cls, err: ApiError, api: Api) -> Reply:
-        return cls(err.status, err.body(api), err.headers, "application/json")
+        headers = encode_headers(err.headers)
+        headers.append((b"content-type", b"application/json"))
+        return cls(err.status, err.body(api), headers)
 
 
 Answer = Reply | StreamingResponse
@@ -130,16 +137,25 @@ class Exchange:
 
 def _targets(config: GatewayConfig) -> dict[Api, tuple[str, dict[str, str]]]:
     """Each API's upstream URL and the headers every request to it carries."""
+    from distillguard import __version__
+
     out: dict[Api, tuple[str, dict[str, str]]] = {}
     ups = config.upstream
+    # our own User-Agent (not aiohttp's); asking aiohttp to skip its header instead cost a
+    # header-set copy per request
+    agent = f"distillguard/{__version__}"
     if ups.openai is not None:
-        headers = {"content-type": "application/json"}
+        headers = {"content-type": "application/json", "user-agent": agent}
         secret = ups.openai.api_key()
         if secret:
             headers["authorization"] = f"Bearer {secret}"
         out["openai"] = (ups.openai.base_url + "/chat/completions", headers)
     if ups.anthropic is not None:
-        headers = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
+        headers = {
+            "content-type": "application/json",
+            "user-agent": agent,
+            "anthropic-version": "2023-06-01",
+        }
         secret = ups.anthropic.api_key()
         if secret:
             headers["x-api-key"] = secret
@@ -168,14 +184,21 @@ class Proxy:
         self._targets = _targets(config)
         # a limiter in this process is debited on the spot, one over the network in a task
         self._debit_now = getattr(limiter, "debit_now", None)
+        # request ids: a random prefix for this process and a counter (a getrandom(2) call
+        # per request showed in profiles under load)
+        self._id_prefix = "dg_" + os.urandom(8).hex()
+        self._id_counter = itertools.count()
+        self._tracing = False
 
     async def start(self) -> None:
+        # spans only with an OpenTelemetry SDK installed before the gateway starts (without
+        # one, a span would be dropped anyway)
+        self._tracing = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
         up = self.config.upstream
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=up.connections, ttl_dns_cache=300),
             timeout=aiohttp.ClientTimeout(total=up.timeout_s, connect=up.connect_timeout_s),
             auto_decompress=False,
-            skip_auto_headers=("User-Agent",),
         )
 
     async def close(self) -> None:
@@ -205,27 +228,28 @@ class Proxy:
             return Reply.error(internal, api)
 
     def _exchange(self, request: Incoming, api: Api) -> Exchange:
-        h = request.headers
+        h = request
         ip = request.client_host
-        if self.config.trust_forwarded_for and h.get("x-forwarded-for"):
-            ip = h["x-forwarded-for"].split(",")[0].strip()[:64] or ip
+        forwarded = h.get("x-forwarded-for") if self.config.trust_forwarded_for else None
+        if forwarded:
+            ip = forwarded.split(",")[0].strip()[:64] or ip
         fp_header = self.config.client_fp_header
         country_header = self.config.country_header
         return Exchange(
             api=api,
-            request_id="dg_" + os.urandom(16).hex(),
+            request_id=f"{self._id_prefix}{next(self._id_counter):016x}",
             started=time.perf_counter(),
             ts_us=time.time_ns() // 1000,
             ip=ip,
-            user_agent=h.get("user-agent", "")[:512] or None,
-            client_fp=h.get(fp_header, "")[:256] or None if fp_header else None,
-            country=(h.get(country_header, "")[:2].upper() or None) if country_header else None,
+            user_agent=(h.get("user-agent") or "")[:512] or None,
+            client_fp=(h.get(fp_header) or "")[:256] or None if fp_header else None,
+            country=((h.get(country_header) or "")[:2].upper() or None) if country_header else None,
         )
 
     async def _handle(self, request: Incoming, ex: Exchange) -> Answer:
         api = ex.api
         body = await self._body(request)
-        key = api_key(request.headers)
+        key = api_key(request)
         if key is None:
             raise ApiError(401, "missing or malformed API key", code="invalid_api_key")
         ex.view = await self._view(key)
@@ -245,7 +269,7 @@ class Proxy:
 
     async def _body(self, request: Incoming) -> bytes:
         limit = self.config.max_body_bytes
-        declared = request.headers.get("content-length")
+        declared = request.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise ApiError(413, f"request body larger than {limit} bytes", code="request_too_large")
         chunks = []
@@ -458,9 +482,12 @@ class Proxy:
         if target is None:
             raise ApiError(404, f"no upstream configured for the {api} API", code="not_configured")
         url, base = target
-        headers = {**base, "accept": request.headers.get("accept", "*/*")[:200]}
+        headers = base.copy()
+        accept = request.get("accept")
+        if accept is not None:  # otherwise aiohttp sends */*
+            headers["accept"] = accept[:200]
         for name in _PASS_REQUEST_HEADERS:
-            value = request.headers.get(name)
+            value = request.get(name)
             if value is not None and len(value) <= 1_000:
                 headers[name] = value
         return url, headers
@@ -477,21 +504,28 @@ class Proxy:
             raise ApiError(
                 502, f"upstream unreachable: {type(exc).__name__}", code="upstream_error"
             ) from None
-        out_headers = {
-            h: upstream.headers[h] for h in _PASS_RESPONSE_HEADERS if h in upstream.headers
-        }
-        out_headers["x-distillguard-request-id"] = ex.request_id
+        # the upstream's headers that go on, as the bytes it sent
+        out_headers = [(b"x-distillguard-request-id", ex.request_id.encode())]
+        ctype = b"application/json"
+        for name, value in upstream.raw_headers:
+            name = name.lower()
+            if name in _PASS_RESPONSE_HEADERS:
+                out_headers.append((name, value))
+            elif name == b"content-type":
+                ctype = value
         if ex.eff.actions:
-            out_headers["x-distillguard-decision"] = ex.eff.action
-        ctype = upstream.headers.get("content-type", "application/json")
-        if upstream.status == 200 and ctype.startswith("text/event-stream"):
+            out_headers.append((b"x-distillguard-decision", ex.eff.action.encode()))
+        if upstream.status == 200 and ctype.startswith(b"text/event-stream"):
             shaper = StreamShaper(ex.api, ex.eff.thinking, hide_usage=ex.injected_usage)
-            return StreamingResponse(
+            streaming = StreamingResponse(
                 self._stream(ex, upstream, shaper, t0),
                 status_code=200,
-                headers={**out_headers, **_STREAM_HEADERS},
+                headers=_STREAM_HEADERS,
                 media_type="text/event-stream",
             )
+            streaming.raw_headers.extend(out_headers)
+            return streaming
+        out_headers.append((b"content-type", ctype))
         try:
             raw = await upstream.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -512,7 +546,7 @@ class Proxy:
                 if shape(answer, ex.eff.thinking, reader):
                     raw = orjson.dumps(answer)
         self._finish(ex, upstream.status, reader)
-        return Reply(upstream.status, raw, out_headers, ctype)
+        return Reply(upstream.status, raw, out_headers)
 
     async def _stream(
         self, ex: Exchange, upstream: aiohttp.ClientResponse, shaper: StreamShaper, t0: float
@@ -620,7 +654,8 @@ class Proxy:
         }
         settings = self.log.settings
         self.log.write(capture(record, settings.content, settings.max_text_bytes))
-        self._span(ex, record, reader, action)
+        if self._tracing:
+            self._span(ex, record, reader, action)
 
     async def _debit(self, buckets: list[Bucket], amount: float) -> None:
         try:
@@ -655,8 +690,6 @@ class Proxy:
 
     def _span(self, ex: Exchange, record: dict[str, Any], reader: Reader, action: str) -> None:
         """An OpenTelemetry span with the GenAI semantic-convention attributes."""
-        if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-            return  # no SDK installed (yet): a span would be dropped anyway
         start_ns = ex.ts_us * 1000
         span = tracer.start_span(
             f"chat {record['model']}", kind=trace.SpanKind.SERVER, start_time=start_ns

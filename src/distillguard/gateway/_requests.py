@@ -142,7 +142,7 @@ class ApiError(Exception):
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class Parsed:
     """The facts of a request the gateway decides on and logs."""
 

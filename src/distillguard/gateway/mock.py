@@ -25,6 +25,9 @@ THOUGHT = (
     "discard the ones that contradict the constraints, and verify the remaining answer."
 )
 ANSWER = "The answer is 391. Multiplying 17 by 23 gives 391."
+# the request-id headers the real APIs send (the gateway passes them on)
+OPENAI_ID = {"x-request-id": "req_mock_openai"}
+ANTHROPIC_ID = {"request-id": "req_mock_anthropic"}
 
 
 def _words(text: str) -> list[str]:
@@ -72,7 +75,7 @@ def create_mock_app(*, delay_ms: float = 0.0, chunk_delay_ms: float = 0.0) -> St
                 msg["tool_calls"] = [call]
             return Response(orjson.dumps({**base, "object": "chat.completion", "choices": [
                 {"index": 0, "message": msg, "finish_reason": finish}], "usage": usage}),
-                media_type="application/json")  # fmt: skip
+                media_type="application/json", headers=OPENAI_ID)  # fmt: skip
 
         async def events() -> AsyncIterator[bytes]:
             def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
@@ -97,7 +100,7 @@ def create_mock_app(*, delay_ms: float = 0.0, chunk_delay_ms: float = 0.0) -> St
                 yield b"data: " + orjson.dumps(u) + b"\n\n"
             yield b"data: [DONE]\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream")
+        return StreamingResponse(events(), media_type="text/event-stream", headers=OPENAI_ID)
 
     async def messages(request: Request) -> Response:
         body = orjson.loads(await request.body())
@@ -124,7 +127,7 @@ def create_mock_app(*, delay_ms: float = 0.0, chunk_delay_ms: float = 0.0) -> St
                 "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
                 "content": blocks, "stop_reason": stop, "stop_sequence": None,
                 "usage": {"input_tokens": n_in, "output_tokens": n_out}}),
-                media_type="application/json")  # fmt: skip
+                media_type="application/json", headers=ANTHROPIC_ID)  # fmt: skip
 
         async def events() -> AsyncIterator[bytes]:
             def ev(kind: str, data: dict[str, Any]) -> bytes:
@@ -166,7 +169,7 @@ def create_mock_app(*, delay_ms: float = 0.0, chunk_delay_ms: float = 0.0) -> St
                                        "usage": {"output_tokens": n_out}})  # fmt: skip
             yield ev("message_stop", {})
 
-        return StreamingResponse(events(), media_type="text/event-stream")
+        return StreamingResponse(events(), media_type="text/event-stream", headers=ANTHROPIC_ID)
 
     async def models(request: Request) -> Response:
         return Response(orjson.dumps({"object": "list", "data": [
