@@ -104,8 +104,7 @@ class ExchangeLog:
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one exchange; returns once the kernel has it."""
-        line = orjson.dumps(record) + b"\n"
-        os.write(self._fd, line)
+        os.write(self._fd, orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
         if self.settings.fsync:
             os.fsync(self._fd)
         self._rows += 1

@@ -322,6 +322,17 @@ class Proxy:
         tier: Tier = eff.tier
         if eff.verify_level:
             self._verify(eff.verify_level, eff.verify_reason)
+        if p.thinking or p.tools:
+            self._capabilities(acc.verification, eff, p)
+        if "*" not in tier.models and not any(
+            fnmatch.fnmatchcase(p.model, pat) for pat in tier.models
+        ):
+            raise ApiError(403, f"model {p.model[:100]!r} is not available on tier {eff.tier_name}",
+                           code="model_restricted", param="model")  # fmt: skip
+
+    def _capabilities(self, verification: str, eff: Effective, p: Parsed) -> None:
+        """Extended thinking and tool use: allowed on the tier, at the verification it asks."""
+        tier = eff.tier
         capabilities = (
             ("thinking", "extended thinking", bool(p.thinking), tier.thinking, tier.thinking_verification),
             ("tools", "tool use", bool(p.tools), tier.tools, tier.tools_verification),
@@ -332,13 +343,8 @@ class Proxy:
             if not allowed:
                 raise ApiError(403, f"{label} is not available on tier {eff.tier_name}",
                                code="capability_restricted", param=param)  # fmt: skip
-            if not verification_at_least(acc.verification, level):
+            if not verification_at_least(verification, level):
                 self._verify(level, f"{label} requires verification")
-        if "*" not in tier.models and not any(
-            fnmatch.fnmatchcase(p.model, pat) for pat in tier.models
-        ):
-            raise ApiError(403, f"model {p.model[:100]!r} is not available on tier {eff.tier_name}",
-                           code="model_restricted", param="model")  # fmt: skip
 
     def _verify(self, level: str, reason: str) -> None:
         url = self.config.verification.url

@@ -40,6 +40,17 @@ def summarise(text: str) -> str:
 class Reader:
     """What the log keeps of one answer."""
 
+    __slots__ = (
+        "input_tokens",
+        "model",
+        "output_tokens",
+        "reasoning_chars",
+        "reasoning_tokens",
+        "stop_reason",
+        "text",
+        "tool_calls",
+    )
+
     def __init__(self) -> None:
         self.text: list[str] = []
         self.reasoning_chars = 0
