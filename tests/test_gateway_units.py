@@ -354,3 +354,16 @@ def test_a_segment_reads_the_same_whole_or_line_by_line_and_splits_by_day(tmp_pa
     parts = sorted(log.parts.rglob("*.parquet"))
     assert [p.parent.name for p in parts] == ["date=2026-09-21", "date=2026-09-22"]
     assert [pq.read_table(p).num_rows for p in parts] == [3, 3]
+
+
+def test_the_request_path_benchmark_runs_the_real_proxy() -> None:
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gateway_path.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--requests", "200", "--warmup", "10"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "µs CPU per request (200 requests)" in out.stdout
