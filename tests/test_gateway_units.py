@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from distillguard.errors import ConfigError
 from distillguard.gateway import GatewayConfig, load_gateway_config
@@ -299,6 +300,32 @@ def test_each_exchange_is_an_otel_span_with_genai_attributes(tmp_path: Path) -> 
     assert attrs["gen_ai.usage.output_tokens"] == 10 and attrs["gen_ai.usage.input_tokens"] > 0
     assert attrs["gen_ai.response.finish_reasons"] == ("end_turn",)
     assert attrs["distillguard.action"] == "allow"
+
+
+def test_edge_headers_are_logged_whatever_case_the_config_gives(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+    from starlette.testclient import TestClient
+
+    from distillguard.gateway import create_app
+    from gateway_helpers import ADMIN, gateway_config, mock_upstream
+
+    with pytest.raises(ValidationError, match="HTTP header name"):
+        GatewayConfig.model_validate({"country_header": "Country: DE"})
+    with mock_upstream() as upstream:
+        cfg = GatewayConfig.model_validate(gateway_config(
+            tmp_path, upstream, client_fp_header="X-JA4", country_header="CF-IPCountry"))  # fmt: skip
+        assert (cfg.client_fp_header, cfg.country_header) == ("x-ja4", "cf-ipcountry")
+        with TestClient(create_app(cfg)) as client:
+            client.put("/admin/accounts/acct_e", headers=ADMIN, json={"tier": "build"})
+            key = client.post("/admin/accounts/acct_e/keys", headers=ADMIN).json()["api_key"]
+            r = client.post("/v1/messages",
+                            headers={"x-api-key": key, "CF-IPCountry": "de", "X-JA4": "t13d_ab"},
+                            json={"model": "atlas-3", "max_tokens": 20,
+                                  "messages": [{"role": "user", "content": "hi"}]})  # fmt: skip
+            assert r.status_code == 200, r.text
+    rows = [row for part in sorted((tmp_path / "log" / "exchanges").rglob("*.parquet"))
+            for row in pq.read_table(part).to_pylist()]  # fmt: skip
+    assert [(row["country"], row["client_fp"]) for row in rows] == [("DE", "t13d_ab")]
 
 
 def test_flushed_segments_become_parquet_and_load_into_a_store(tmp_path: Path) -> None:

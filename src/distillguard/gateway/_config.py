@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from distillguard.config import read_yaml_mapping, validation_problems
 from distillguard.errors import ConfigError
 from distillguard.schema import PROGRAMS, VERIFICATION
+
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
 
 ADMIN_TOKEN_ENV = "DISTILLGUARD_GATEWAY_ADMIN_TOKEN"  # noqa: S105 - a variable name
 VERIFICATION_RANK = {level: i for i, level in enumerate(VERIFICATION)}
@@ -236,6 +239,16 @@ class GatewayConfig(_Strict):
         None, description="header in which your edge passes a TLS fingerprint (e.g. JA4)"
     )
     country_header: str | None = Field(None, description="header carrying the client's country")
+
+    @field_validator("client_fp_header", "country_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        # requests arrive with lower-case header names (e.g. CF-IPCountry as cf-ipcountry)
+        if value is None:
+            return None
+        if not _HEADER_NAME.fullmatch(value):
+            raise ValueError("must be an HTTP header name (letters, digits, '-', '_' ...)")
+        return value.lower()
 
     def tier(self, name: str | None) -> Tier:
         return self.tiers.get(name or self.default_tier) or self.tiers.get(

@@ -228,12 +228,11 @@ class Proxy:
             return Reply.error(internal, api)
 
     def _exchange(self, request: Incoming, api: Api) -> Exchange:
-        h = request
         ip = request.client_host
-        forwarded = h.get("x-forwarded-for") if self.config.trust_forwarded_for else None
+        forwarded = request.get("x-forwarded-for") if self.config.trust_forwarded_for else None
         if forwarded:
             ip = forwarded.split(",")[0].strip()[:64] or ip
-        fp_header = self.config.client_fp_header
+        fp_header = self.config.client_fp_header  # lower case, as ASGI names headers
         country_header = self.config.country_header
         return Exchange(
             api=api,
@@ -241,9 +240,11 @@ class Proxy:
             started=time.perf_counter(),
             ts_us=time.time_ns() // 1000,
             ip=ip,
-            user_agent=(h.get("user-agent") or "")[:512] or None,
-            client_fp=(h.get(fp_header) or "")[:256] or None if fp_header else None,
-            country=((h.get(country_header) or "")[:2].upper() or None) if country_header else None,
+            user_agent=(request.get("user-agent") or "")[:512] or None,
+            client_fp=(request.get(fp_header) or "")[:256] or None if fp_header else None,
+            country=((request.get(country_header) or "")[:2].upper() or None)
+            if country_header
+            else None,
         )
 
     async def _handle(self, request: Incoming, ex: Exchange) -> Answer:
