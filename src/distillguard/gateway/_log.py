@@ -278,7 +278,7 @@ def read_segment(path: Path) -> pa.Table:
 
 
 def _read_lines(data: bytes) -> Iterator[dict[str, Any]]:
-    for line in data.splitlines():
+    for line in data.split(b"\n"):  # JSON lines: only \n ends a record
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
