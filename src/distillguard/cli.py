@@ -185,15 +185,25 @@ def scan_cmd(
             help="Analyst labels (account_id, label legit|attack) to learn weights from.",
         ),
     ] = None,
+    models: Annotated[
+        Path | None,
+        typer.Option(
+            "--models",
+            help="Model catalogue YAML (models: [{id, released_at}]; gateway.yaml works): "
+            "only catalogued releases count as releases.",
+        ),
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Find campaigns: score accounts, link them into clusters, write findings."""
+    from distillguard.catalogue import load_catalogue
     from distillguard.rules import load_rules
     from distillguard.scan import scan
 
-    settings = _settings(config, db=db)
+    settings = _settings(config, db=db, models=models)
     rules = load_rules(rules_file)
+    catalogue = load_catalogue(settings.models)
     labels = _read_labels(labels_file) if labels_file else None
     started = time.perf_counter()
     with _open(settings, read_only=True) as store:
@@ -204,6 +214,7 @@ def scan_cmd(
             since=_parse_time(since, "--since"),
             until=_parse_time(until, "--until"),
             labels=labels,
+            catalogue=catalogue,
             progress=lambda step: err.print(f"[dim]· {step}[/]") if settings.progress else None,
         )
     _print_findings(result)
@@ -246,13 +257,18 @@ def evaluate_cmd(
     corpus: Annotated[
         Path | None, typer.Option(help="Corpus for the MMD benign reference.")
     ] = None,
+    models: Annotated[
+        Path | None,
+        typer.Option("--models", help="Model catalogue for the delay rescans (as for scan)."),
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Measure findings against ground truth, beside baselines on the same data."""
+    from distillguard.catalogue import load_catalogue
     from distillguard.evaluate import evaluate, load_truth, render_markdown, write_report
 
-    settings = _settings(config, db=db)
+    settings = _settings(config, db=db, models=models)
     t = load_truth(truth, exchange_truth)
     with (
         _open(settings, read_only=True) as store,
@@ -267,6 +283,7 @@ def evaluate_cmd(
             baselines=not no_baselines,
             delay_checkpoints=delay_checkpoints,
             rules=load_rules(rules_file),
+            catalogue=load_catalogue(settings.models),
             embedding_baselines=embeddings,
             corpus=str(corpus) if corpus else None,
             progress=hook,
@@ -453,11 +470,17 @@ def demo(
         out.rule("3 · the store")
         _print_summary(store.summary(), settings.db)
     out.rule("4 · scan: campaigns found")
+    from distillguard.catalogue import load_catalogue
     from distillguard.rules import load_rules
     from distillguard.scan import scan
 
     with _open(settings, read_only=True) as store:
-        result = scan(store, load_rules(), workdir / "findings")
+        result = scan(
+            store,
+            load_rules(),
+            workdir / "findings",
+            catalogue=load_catalogue(sim_dir / "models.yaml"),
+        )
     _print_findings(result)
     out.print(
         f"findings: {workdir / 'findings'} (accounts.parquet, clusters.parquet, findings.json)"

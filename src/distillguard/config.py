@@ -87,6 +87,11 @@ class Settings(BaseSettings):
 
     db: Path = Field(DEFAULT_DB, description="embedded DuckDB store")
     corpus: Path | None = Field(None, description="public prompt corpus directory (optional)")
+    models: Path | None = Field(
+        None,
+        description="model catalogue (YAML with a `models` list of id and released_at, as in "
+        "gateway.yaml): only catalogued releases count for release-pivot evidence",
+    )
     threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all cores)")
     memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '4GB'")
     progress: bool = Field(True, description="show progress bars on a terminal")

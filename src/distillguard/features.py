@@ -3,25 +3,108 @@
 Pure: functions build SQL text; :class:`~distillguard.store.Store` runs it. The SQL is
 plain DuckDB dialect over the contract's columns, so the event-level work (the volume) can
 move to another engine without changing the analytics.
+
+Account features are *counts* (``trace_n``, ``young_n``, the 24 hour-of-day counts, …) beside
+the shares derived from them, so that a cohort or a cluster is scored by summing its members'
+rows (:mod:`distillguard.entities`) instead of rescanning their exchanges, and so that the
+evidence knows how many exchanges support each share (:mod:`distillguard.evidence`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from distillguard.rules import Institutional
 from distillguard.signals.detectors import EXCHANGE_DETECTORS, PatternDetector
+from distillguard.signals.text import WITH_SYSTEM_PROMPT
 
 TEMPLATE_HEAD = 32
 TEMPLATE_TAIL = 48
 """Characters of the normalised prompt start and end that fingerprint a template."""
 
 NON_LATIN = r"[\x{0400}-\x{04FF}\x{0600}-\x{06FF}\x{0E00}-\x{0E7F}\x{3040}-\x{30FF}\x{4E00}-\x{9FFF}\x{AC00}-\x{D7AF}]"
-HIGH_OUTPUT_CAP = 8192
+
+HIGH_CAP_QUANTILE = 0.9
+"""``max_tokens`` at or above this quantile of the accounts' typical (median) ``max_tokens``
+counts as a high cap: the accounts, not the requests, set the bar, so that heavy accounts do
+not raise it for themselves."""
+
+YOUNG_DAYS = 30
+"""Exchanges sent in an account's first this-many days are 'young' traffic (the new-account
+period of account-fraud practice)."""
+
+HABIT_SHARE = 0.3
+"""A system prompt, tool set, parameter set or client is a habit of an account when at least
+this share of its exchanges use it."""
+
+RELEASE_HOURS = 48
+"""Hours after a catalogued release in which moving to the new model is a pivot."""
+
+SIGNAL_COUNTS = {
+    "trace_extraction": "trace",
+    "cot_request": "cot",
+    "rubric_grading": "rubric",
+    "llm_judge": "judge",
+    "answer_format": "answer_format",
+    "censorship_rewrite": "censorship",
+    "coding": "coding",
+    "math": "math",
+    "planning": "planning",
+}
+"""Text signal → the stem of its account columns (``trace_n``, ``trace_share``)."""
+
+HOURS = tuple(f"h{h:02d}" for h in range(24))
+
+COUNTS = (
+    "exchanges",
+    "input_tokens",
+    "output_tokens",
+    "high_cap_n",
+    "thinking_n",
+    "multi_turn_n",
+    *(f"{stem}_n" for stem in SIGNAL_COUNTS.values()),
+    "agentic_n",
+    "non_latin_n",
+    "high_value_n",
+    "temp0_n",
+    "harness_n",
+    "throttled_n",
+    "refused_n",
+    "institutional_n",
+    "young_n",
+    "release_window_n",
+    "release_n",
+    "items",
+    "multi_model_items",
+    *HOURS,
+)
+"""Additive account columns: a group's value is the sum of its members'."""
+
+SHARES = {
+    **{f"{stem}_share": f"{stem}_n" for stem in SIGNAL_COUNTS.values()},
+    "high_cap_share": "high_cap_n",
+    "thinking_share": "thinking_n",
+    "multi_turn_share": "multi_turn_n",
+    "agentic_share": "agentic_n",
+    "non_latin_share": "non_latin_n",
+    "high_value_share": "high_value_n",
+    "temp0_share": "temp0_n",
+    "harness_share": "harness_n",
+    "throttled_share": "throttled_n",
+    "refused_share": "refused_n",
+    "institutional_share": "institutional_n",
+    "young_share": "young_n",
+}
+"""Share column → its count column (over ``exchanges``)."""
 
 
 def _normalise(expr: str) -> str:
     """Lower-case, digits folded to 0, whitespace collapsed: a template's variable numbers vanish."""
     return f"regexp_replace(regexp_replace(lower({expr}), '[0-9]+', '0', 'g'), '\\s+', ' ', 'g')"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 EMAIL_DOMAIN = "lower(coalesce({p}email_domain, split_part({p}email, '@', 2)))"
@@ -34,16 +117,26 @@ SAMPLE_CHARS = 600
 ``SAMPLE_CHARS`` characters of its prompt as ``text_sample`` for near-duplicate detection."""
 
 TEXT_WINDOW = 2000
-"""Detectors read at most this many characters from each end of a prompt: wrappers and
-instructions sit at the start or the end, and a 100 KB pasted file need not be scanned."""
+"""Detectors read at most this many characters from each end of a prompt (and from the start
+of a system prompt): wrappers and instructions sit at the start or the end, and a 100 KB pasted
+file need not be scanned."""
+
+NO_RELEASES = "(SELECT NULL::VARCHAR AS model, NULL::TIMESTAMPTZ AS released_at WHERE false)"
+"""An empty release catalogue, as a relation."""
 
 
 def exchange_signals_sql(
-    since: datetime | None = None, until: datetime | None = None
+    since: datetime | None = None,
+    until: datetime | None = None,
+    institutional: Institutional | None = None,
 ) -> tuple[str, list[object]]:
-    """One row per exchange: identity, shape, every text detector, template fingerprints."""
-    detectors = [cls("_text") for cls in EXCHANGE_DETECTORS if issubclass(cls, PatternDetector)]
-    text_cols = ",\n  ".join(f"{d.sql()} > 0 AS {d.name}" for d in detectors)
+    """One row per exchange: identity, shape, every text detector, fingerprints, and whether it
+    came from a research or education network (``institutional``)."""
+    text_cols = ",\n  ".join(
+        f"{cls('_text_sys' if cls.name in WITH_SYSTEM_PROMPT else '_text').sql()} > 0 AS {cls.name}"
+        for cls in EXCHANGE_DETECTORS
+        if issubclass(cls, PatternDetector)
+    )
     where: list[str] = []
     params: list[object] = []
     if since is not None:
@@ -52,49 +145,88 @@ def exchange_signals_sql(
     if until is not None:
         where.append("ts < ?")
         params.append(until)
+    if institutional is None:
+        inst = "false"
+    else:
+        asns = ", ".join(str(int(a)) for a in institutional.asns)
+        inst = (
+            f"coalesce(regexp_matches(asn_org, {_literal('(?i)' + institutional.asn_org_pattern)}), false)"
+            + (f" OR coalesce(asn IN ({asns}), false)" if asns else "")
+        )
     sql = f"""
 WITH e AS (
   SELECT *,
     CASE WHEN length(prompt) <= {2 * TEXT_WINDOW} THEN prompt
          ELSE left(prompt, {TEXT_WINDOW}) || chr(10) || right(prompt, {TEXT_WINDOW}) END AS _text
   FROM exchanges{" WHERE " + " AND ".join(where) if where else ""}
+), e2 AS (
+  SELECT *, CASE WHEN system IS NULL OR system = '' THEN _text
+                 ELSE left(system, {TEXT_WINDOW}) || chr(10) || _text END AS _text_sys
+  FROM e
 )
 SELECT request_id, account_id, ts, model, endpoint, status,
-  n_messages, n_tools, thinking, max_tokens, input_tokens, output_tokens,
+  n_messages, n_tools, thinking, temperature, max_tokens, input_tokens, output_tokens,
   ip, asn, country, client_fp, user_agent,
   {text_cols},
   n_tools > 0 AS agentic,
   regexp_matches(left(prompt, 500), '{NON_LATIN}') AS non_latin,
+  ({inst}) AS institutional,
   hash(left({_normalise(f"left(prompt, {2 * TEMPLATE_HEAD})")}, {TEMPLATE_HEAD})) AS head_fp,
   hash(right({_normalise(f"right(prompt, {2 * TEMPLATE_TAIL})")}, {TEMPLATE_TAIL})) AS tail_fp,
   CASE WHEN system IS NULL OR system = '' THEN NULL ELSE hash(system) END AS system_fp,
+  CASE WHEN tools IS NULL OR tools = '' THEN NULL ELSE hash(tools) END AS tools_fp,
+  hash(coalesce(temperature::VARCHAR, '-'), coalesce(max_tokens::VARCHAR, '-'), thinking) AS params_fp,
+  hash(prompt) AS prompt_fp,
   length(prompt) AS prompt_chars,
   CASE WHEN hash(request_id) % {SAMPLE_EVERY} = 0 THEN left(prompt, {SAMPLE_CHARS}) END AS text_sample
-FROM e"""
+FROM e2"""
     return sql, params
 
 
-def account_features_sql(signals: str) -> str:
+def _count(condition: str, name: str) -> str:
+    return f"count(*) FILTER (WHERE {condition}) AS {name}"
+
+
+def account_features_sql(
+    signals: str, releases: str = NO_RELEASES, accounts: str | None = "accounts"
+) -> str:
     """Per-account behaviour over the signals relation ``signals`` (a table, view or
-    ``read_parquet(...)``). Every column is documented in docs/detection.md."""
+    ``read_parquet(...)``): counts, the shares derived from them, and reported features.
+    ``releases`` is a (model, released_at) relation (the catalogue); ``accounts`` the account
+    table that gives creation times (None: no young traffic). docs/detection.md lists every
+    column."""
+    signal_counts = ",\n  ".join(
+        _count(f"s.{sig}", f"{stem}_n") for sig, stem in SIGNAL_COUNTS.items()
+    )
+    hours = ",\n  ".join(_count(f"hour(s.ts) = {h}", name) for h, name in enumerate(HOURS))
+    shares = ",\n  ".join(f"{count} / exchanges AS {share}" for share, count in SHARES.items())
+    created = (
+        f"LEFT JOIN (SELECT account_id, created_at FROM {accounts}) acc ON acc.account_id = s.account_id"
+        if accounts
+        else "LEFT JOIN (SELECT NULL::VARCHAR AS account_id, NULL::TIMESTAMPTZ AS created_at WHERE false) acc ON false"
+    )
     return f"""
 WITH s AS (SELECT * FROM {signals}),
-releases AS (  -- a model first seen after the log's first day is a release
-  SELECT model, min(ts) AS released FROM s GROUP BY model
-  HAVING min(ts) > (SELECT min(ts) FROM s) + INTERVAL 1 DAY
+cap AS (
+  SELECT coalesce(quantile_cont(m, {HIGH_CAP_QUANTILE}), 9e18) AS p90
+  FROM (SELECT median(max_tokens) AS m FROM s WHERE max_tokens IS NOT NULL GROUP BY account_id)
 ),
-hours AS (
-  SELECT account_id, hour(ts) AS h, count(*) AS c FROM s GROUP BY ALL
-),
-hour_entropy AS (
-  SELECT account_id, -sum(c / t * ln(c / t)) / ln(24) AS hour_entropy
-  FROM (SELECT *, sum(c) OVER (PARTITION BY account_id) AS t FROM hours) GROUP BY account_id
+win AS (  -- exchanges in the hours after a catalogued release, and those on the new model
+  SELECT s.account_id, count(DISTINCT s.request_id) AS release_window_n,
+         count(DISTINCT s.request_id) FILTER (WHERE s.model = r.model) AS release_n
+  FROM s JOIN {releases} r
+    ON s.ts >= r.released_at AND s.ts < r.released_at + INTERVAL {RELEASE_HOURS} HOUR
+  GROUP BY s.account_id
 ),
 heads AS (
   SELECT account_id, max(c) AS top_head FROM (SELECT account_id, head_fp, count(*) c FROM s GROUP BY ALL) GROUP BY account_id
 ),
 tails AS (
   SELECT account_id, max(c) AS top_tail FROM (SELECT account_id, tail_fp, count(*) c FROM s GROUP BY ALL) GROUP BY account_id
+),
+items AS (  -- distinct prompts, and those sent to two or more models (evaluation sweeps)
+  SELECT account_id, count(*) AS items, count(*) FILTER (WHERE m >= 2) AS multi_model_items
+  FROM (SELECT account_id, prompt_fp, count(DISTINCT model) AS m FROM s GROUP BY ALL) GROUP BY account_id
 ),
 topics AS (  -- spread over capability areas: 0 = one area only, 1 = evenly over all five
   SELECT account_id, -sum(c / t * ln(c / t)) / ln(5) AS topic_breadth
@@ -103,70 +235,96 @@ topics AS (  -- spread over capability areas: 0 = one area only, 1 = evenly over
                             WHEN planning THEN 'planning' ELSE 'other' END AS area, count(*) AS c
     FROM s GROUP BY ALL)) GROUP BY account_id
 ),
+habits AS (  -- each account's most used system prompt, tool set, parameter set and client
+  SELECT account_id,
+    arg_max(v, c) FILTER (WHERE k = 'system') AS main_system_fp,
+    max(c) FILTER (WHERE k = 'system') AS main_system_n,
+    arg_max(v, c) FILTER (WHERE k = 'tools') AS main_tools_fp,
+    max(c) FILTER (WHERE k = 'tools') AS main_tools_n,
+    arg_max(v, c) FILTER (WHERE k = 'params') AS main_params_fp,
+    max(c) FILTER (WHERE k = 'params') AS main_params_n,
+    arg_max(v, c) FILTER (WHERE k = 'client') AS main_client_fp,
+    max(c) FILTER (WHERE k = 'client') AS main_client_n
+  FROM (
+    SELECT account_id, 'system' AS k, system_fp::VARCHAR AS v, count(*) AS c FROM s
+      WHERE system_fp IS NOT NULL GROUP BY ALL
+    UNION ALL
+    SELECT account_id, 'tools', tools_fp::VARCHAR, count(*) FROM s WHERE tools_fp IS NOT NULL GROUP BY ALL
+    UNION ALL
+    SELECT account_id, 'params', params_fp::VARCHAR, count(*) FROM s GROUP BY ALL
+    UNION ALL
+    SELECT account_id, 'client', coalesce(client_fp, 'ua:' || user_agent), count(*) FROM s
+      WHERE client_fp IS NOT NULL OR user_agent IS NOT NULL GROUP BY ALL
+  ) GROUP BY account_id
+),
 gaps AS (
   SELECT account_id, stddev_pop(g) / nullif(avg(g), 0) AS gap_cv, median(g) AS gap_median_s
   FROM (SELECT account_id, epoch(ts) - lag(epoch(ts)) OVER (PARTITION BY account_id ORDER BY ts) AS g FROM s)
   WHERE g IS NOT NULL GROUP BY account_id
+),
+base AS (
+  SELECT
+    s.account_id,
+    count(*) AS exchanges,
+    min(s.ts) AS first_seen,
+    max(s.ts) AS last_seen,
+    count(DISTINCT date_trunc('day', s.ts)) AS active_days,
+    list(DISTINCT (epoch(s.ts) // 86400)::BIGINT) AS days,
+    coalesce(sum(s.input_tokens), 0) AS input_tokens,
+    coalesce(sum(s.output_tokens), 0) AS output_tokens,
+    avg(s.max_tokens) AS mean_max_tokens,
+    {_count("s.max_tokens >= (SELECT p90 FROM cap)", "high_cap_n")},
+    {_count("s.thinking", "thinking_n")},
+    avg(s.n_messages) AS mean_messages,
+    {_count("s.n_messages > 2", "multi_turn_n")},
+    {signal_counts},
+    {_count("s.agentic", "agentic_n")},
+    {_count("s.non_latin", "non_latin_n")},
+    {_count("s.coding OR s.agentic OR s.math OR s.planning", "high_value_n")},
+    {_count("s.temperature = 0", "temp0_n")},
+    {_count("s.temperature = 0 AND (s.answer_format OR s.llm_judge)", "harness_n")},
+    {_count("s.status = 429", "throttled_n")},
+    {_count("s.status IN (401, 403)", "refused_n")},
+    {_count("s.institutional", "institutional_n")},
+    {_count(f"acc.created_at IS NOT NULL AND s.ts < acc.created_at + INTERVAL {YOUNG_DAYS} DAY", "young_n")},
+    {hours},
+    count(DISTINCT s.model) AS models,
+    count(DISTINCT s.ip) AS ips,
+    count(DISTINCT s.asn) AS asns,
+    count(DISTINCT s.client_fp) AS client_fps,
+    mode(s.country) AS main_country,
+    mode(s.asn) AS main_asn
+  FROM s {created}
+  GROUP BY s.account_id
 )
-SELECT
-  s.account_id,
-  count(*) AS exchanges,
-  min(s.ts) AS first_seen,
-  max(s.ts) AS last_seen,
-  count(DISTINCT date_trunc('day', s.ts)) AS active_days,
-  sum(s.input_tokens) AS input_tokens,
-  sum(s.output_tokens) AS output_tokens,
-  sum(s.output_tokens) / greatest(sum(s.input_tokens), 1) AS output_input_ratio,
-  avg(s.max_tokens) AS mean_max_tokens,
-  avg((coalesce(s.max_tokens, 0) >= {HIGH_OUTPUT_CAP})::INT) AS high_cap_share,
-  avg(s.thinking::INT) AS thinking_share,
-  avg(s.n_messages) AS mean_messages,
-  avg((s.n_messages > 2)::INT) AS multi_turn_share,
-  avg(s.trace_extraction::INT) AS trace_share,
-  avg(s.cot_request::INT) AS cot_share,
-  avg(s.rubric_grading::INT) AS rubric_share,
-  avg(s.censorship_rewrite::INT) AS censorship_share,
-  avg(s.coding::INT) AS coding_share,
-  avg(s.math::INT) AS math_share,
-  avg(s.planning::INT) AS planning_share,
-  avg(s.agentic::INT) AS agentic_share,
-  avg(s.non_latin::INT) AS non_latin_share,
-  avg((s.coding OR s.agentic OR s.math OR s.planning)::INT) AS high_value_share,
-  avg((s.status = 429)::INT) AS throttled_share,
-  count(DISTINCT s.model) AS models,
-  avg((r.model IS NOT NULL AND s.ts < r.released + INTERVAL 2 DAY)::INT)
-    / greatest(avg((s.ts >= (SELECT min(released) FROM releases)
-                    AND s.ts < (SELECT min(released) FROM releases) + INTERVAL 2 DAY)::INT), 1e-9)
-    AS release_pivot_share,
-  count(DISTINCT s.ip) AS ips,
-  count(DISTINCT s.asn) AS asns,
-  count(DISTINCT s.client_fp) AS client_fps,
-  mode(s.country) AS main_country,
-  mode(s.client_fp) AS main_client_fp,
-  mode(s.asn) AS main_asn,
-  mode(s.system_fp) AS main_system_fp,
-  any_value(he.hour_entropy) AS hour_entropy,
-  any_value(h.top_head) / count(*) AS top_head_share,
-  any_value(t.top_tail) / count(*) AS top_tail_share,
-  any_value(tp.topic_breadth) AS topic_breadth,
-  any_value(g.gap_cv) AS gap_cv,
-  any_value(g.gap_median_s) AS gap_median_s
-FROM s
-LEFT JOIN releases r ON r.model = s.model
-LEFT JOIN hour_entropy he ON he.account_id = s.account_id
-LEFT JOIN heads h ON h.account_id = s.account_id
-LEFT JOIN tails t ON t.account_id = s.account_id
-LEFT JOIN gaps g ON g.account_id = s.account_id
-LEFT JOIN topics tp ON tp.account_id = s.account_id
-GROUP BY s.account_id"""
+SELECT base.*,
+  hb.* EXCLUDE (account_id),
+  coalesce(w.release_window_n, 0) AS release_window_n,
+  coalesce(w.release_n, 0) AS release_n,
+  coalesce(w.release_n, 0) / greatest(coalesce(w.release_window_n, 0), 1) AS release_share,
+  i.items, i.multi_model_items,
+  i.multi_model_items / greatest(i.items, 1) AS multi_model_share,
+  output_tokens / greatest(input_tokens, 1) AS output_input_ratio,
+  {shares},
+  h.top_head / exchanges AS top_head_share,
+  t.top_tail / exchanges AS top_tail_share,
+  tp.topic_breadth,
+  g.gap_cv,
+  g.gap_median_s
+FROM base
+LEFT JOIN win w ON w.account_id = base.account_id
+LEFT JOIN items i ON i.account_id = base.account_id
+LEFT JOIN heads h ON h.account_id = base.account_id
+LEFT JOIN tails t ON t.account_id = base.account_id
+LEFT JOIN gaps g ON g.account_id = base.account_id
+LEFT JOIN habits hb ON hb.account_id = base.account_id
+LEFT JOIN topics tp ON tp.account_id = base.account_id"""
 
 
-def account_attributes_sql(features: str, disposable_domains: list[str]) -> str:
-    """Join behaviour (``features``) with identity: account age, verification, email shape,
-    shared payment methods, billing/traffic country. Derived evidence columns end the row."""
-    domains = (
-        ", ".join("'" + d.lower().replace("'", "''") + "'" for d in disposable_domains) or "''"
-    )
+def account_attributes_sql(features: str, disposable: str) -> str:
+    """Join behaviour (``features``) with identity: account age, verification, e-mail shape,
+    payment methods shared across organisations, billing/traffic country, verified pathways.
+    ``disposable`` is a relation with one ``domain`` column of disposable e-mail domains."""
     return f"""
 WITH a AS (
   SELECT *,
@@ -190,26 +348,34 @@ stem_groups AS (  -- sequential sign-ups: dev.0017 … dev.0021 (a run of 5), no
   JOIN (SELECT email_stem, count(*) AS stem_accounts FROM stems GROUP BY email_stem) c USING (email_stem)
   GROUP BY r.email_stem
 ),
-payments AS (
-  SELECT payment_fp, count(*) AS payment_accounts FROM accounts WHERE payment_fp IS NOT NULL GROUP BY payment_fp
-)
+payments AS (  -- an organisation paying for its teams' accounts is one payer, not many
+  SELECT payment_fp, count(DISTINCT coalesce(org_id, 'account:' || account_id)) AS payment_orgs
+  FROM accounts WHERE payment_fp IS NOT NULL GROUP BY payment_fp
+),
+disposable AS (SELECT DISTINCT lower(domain) AS domain FROM {disposable})
 SELECT f.*,
   a.org_id, a.created_at, a.verification, a.tier, a.program, coalesce(a.allowlisted, false) AS allowlisted,
   a.billing_country, a.payment_fp, a.domain AS email_domain, st.email_stem,
   coalesce(sg.stem_accounts, 1) AS stem_accounts,
-  coalesce(p.payment_accounts, 1) AS shared_payment,
+  coalesce(p.payment_orgs, 1) AS shared_payment,
   epoch(f.first_seen - a.created_at) / 86400.0 AS age_days,
-  greatest(0.0, least(1.0, 1.0 - (epoch(f.first_seen - a.created_at) / 86400.0 - 2.0) / 28.0)) AS young_account,
   (a.verification IS NULL OR a.verification IN ('none', 'email'))::DOUBLE AS weak_verification,
-  (list_contains([{domains}], a.domain) OR coalesce(sg.dense, false))::DOUBLE AS email_pattern,
+  (d.domain IS NOT NULL OR coalesce(sg.dense, false))::DOUBLE AS email_pattern,
   (a.billing_country IS NOT NULL AND f.main_country IS NOT NULL
    AND a.billing_country <> f.main_country)::DOUBLE AS billing_mismatch,
-  f.exchanges / greatest(f.active_days, 1) AS volume_per_day
+  f.exchanges / greatest(f.active_days, 1) AS volume_per_day,
+  CASE WHEN a.program IN ('research', 'education') AND a.verification IN ('id', 'business')
+       THEN f.institutional_n ELSE 0 END AS pathway_n,
+  CASE WHEN a.program IN ('research', 'education') AND a.verification IN ('id', 'business')
+       THEN f.institutional_share ELSE 0.0 END AS pathway_share,
+  (a.verification = 'business' AND a.tier IN ('scale', 'enterprise')
+   AND coalesce(epoch(f.first_seen - a.created_at) / 86400.0 >= 180, false))::DOUBLE AS established_business
 FROM {features} f
 LEFT JOIN a ON a.account_id = f.account_id
 LEFT JOIN stems st ON st.account_id = f.account_id
 LEFT JOIN stem_groups sg ON sg.email_stem = st.email_stem
-LEFT JOIN payments p ON p.payment_fp = a.payment_fp"""
+LEFT JOIN payments p ON p.payment_fp = a.payment_fp
+LEFT JOIN disposable d ON d.domain = a.domain"""
 
 
 def text_samples_sql(signals: str, per_account: int = 8) -> str:
@@ -224,14 +390,17 @@ def link_tokens_sql(
     signals: str,
     attributes: str,
     *,
-    min_template_uses: int = 20,
+    min_template_uses: int = 3,
     min_burst: int = 3,
     max_bursts: int = 20,
     signup_minutes: int = 10,
 ) -> str:
     """(account_id, kind, token) rows: what an account shares with others.
 
-    Templates count only when they make up a real part of the account's traffic."""
+    Templates count only when they make up a real part of the account's traffic; a system
+    prompt, tool set, parameter set or client counts only when it is a habit (at least
+    ``HABIT_SHARE`` of the account's exchanges), not an account's most frequent of many."""
+    habit = f"greatest(3, {HABIT_SHARE} * exchanges)"
     return f"""
 WITH per_account AS (SELECT account_id, count(*) AS n FROM {signals} GROUP BY account_id),
 tmpl AS (  -- a template is a fixed start or end around content that varies
@@ -259,9 +428,13 @@ UNION
 SELECT account_id, 'signup', strftime(time_bucket(INTERVAL {signup_minutes} MINUTE, created_at), '%Y-%m-%dT%H:%M')
   FROM {attributes} WHERE created_at IS NOT NULL
 UNION
-SELECT account_id, 'client_fp', main_client_fp FROM {attributes} WHERE main_client_fp IS NOT NULL
+SELECT account_id, 'client_fp', main_client_fp FROM {attributes} WHERE main_client_n >= {habit}
 UNION
-SELECT account_id, 'system_prompt', main_system_fp::VARCHAR FROM {attributes} WHERE main_system_fp IS NOT NULL
+SELECT account_id, 'system_prompt', main_system_fp FROM {attributes} WHERE main_system_n >= {habit}
+UNION
+SELECT account_id, 'tools', main_tools_fp FROM {attributes} WHERE main_tools_n >= {habit}
+UNION
+SELECT account_id, 'params', main_params_fp FROM {attributes} WHERE main_params_n >= {habit}
 UNION
 SELECT account_id, 'payment', payment_fp FROM {attributes} WHERE payment_fp IS NOT NULL AND shared_payment > 1
 UNION

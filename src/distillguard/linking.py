@@ -56,12 +56,12 @@ class _DisjointSet(Generic[K]):
             self.parent[hi] = lo
 
 
+IDENTITY_KINDS = frozenset({"payment", "email_stem"})
+"""Token kinds that say who an account is, not what it runs: they link even protected accounts."""
+
 MIN_CUT = 20
 """Components smaller than this are not cut: Louvain would split a five-account campaign
 held together by a few payment methods (seen on 1M-exchange scenarios)."""
-
-RARITY_KINDS = frozenset({"asn", "subnet", "sync", "signup"})
-"""Infrastructure kinds whose weight falls with the number of accounts behind them."""
 
 
 @dataclass
@@ -80,13 +80,25 @@ def link(
     own_risk: dict[str, float],
     config: Linking,
     *,
+    cohorts: dict[tuple[str, str], float] | None = None,
+    admit: float = 1.0,
+    protected: frozenset[str] = frozenset(),
     exclude: frozenset[str] = frozenset(),
     seed: int = 0,
 ) -> Clusters:
     """Cluster accounts from ``tokens`` (account_id, kind, token) and their own risk.
 
-    ``exclude`` (allowlisted accounts) never link: a contract makes their volume legitimate,
-    and their public prompt templates must not tie strangers together."""
+    ``cohorts`` holds the (kind, token) pairs whose holders, scored together, passed the
+    cohort gate, with the cohort's risk: they link whatever their holders' own risk, and a
+    strong kind's cohort at or above ``admit`` weighs ``min_attachment`` (holding it is
+    enough to join the cluster: the cohort has already been judged). ``protected`` accounts
+    (strong exculpatory context of their own: a verified research account on its
+    institution's network, an evaluation harness) are not linked through a cohort's token,
+    only through identity kinds (payment, sequential e-mails). ``exclude`` (allowlisted
+    accounts) never link: a contract makes their volume legitimate, and their public prompt
+    templates must not tie strangers together."""
+    gated = cohorts or {}
+    rarity_kinds = frozenset(config.rarity_kinds)
     holders: dict[tuple[str, str], set[str]] = defaultdict(set)
     for account, kind, token in zip(
         tokens.column("account_id").to_pylist(),
@@ -103,14 +115,22 @@ def link(
         if not 2 <= df <= config.max_token_accounts:
             continue
         suspicious = np.mean([own_risk.get(a, 0.0) >= config.suspicious_risk for a in accounts])
-        if suspicious < config.token_suspicion:
+        if suspicious < config.token_suspicion and key not in gated:
             continue
+        if key[0] not in IDENTITY_KINDS and accounts & protected:
+            # guilt by association stops at accounts with verified context of their own
+            accounts -= protected
+            if len(accounts) < 2:
+                continue
         weight = config.kinds[key[0]]
-        if key[0] in RARITY_KINDS:  # a big network says little; a small proxy range says much
+        if weight >= config.merge_min_weight and gated.get(key, 0.0) >= admit:
+            weight = max(weight, config.min_attachment)
+        elif key[0] in rarity_kinds:  # a big network says little; a small proxy range says much
             weight *= float(
                 np.clip(np.log(population / df) / np.log(population / 2), config.min_rarity, 1.0)
             )
         weights[key] = weight
+    _keep_rarest_weak_tokens(holders, weights, config)
     graph: nx.Graph[tuple[str, ...]] = nx.Graph()
     for key, w in weights.items():
         node = ("t", *key)
@@ -135,11 +155,17 @@ def link(
     def is_strong(key: tuple[str, str]) -> bool:
         return config.kinds[key[0]] >= config.merge_min_weight
 
+    def suspicious(a: str) -> bool:
+        return own_risk.get(a, 0.0) >= config.weak_member_risk
+
     def candidates(group: list[str]) -> list[str]:
-        """Accounts sharing at least one strong token with another account of ``group``."""
+        """Accounts sharing at least one strong token with another account of ``group`` (or,
+        for an account suspicious on its own, any token)."""
         counts = counts_in(group)
         return sorted(
-            a for a in group if any(counts[k] >= 2 and is_strong(k) for k in tokens_of[a])
+            a
+            for a in group
+            if any(counts[k] >= 2 and (is_strong(k) or suspicious(a)) for k in tokens_of[a])
         )
 
     raw = [candidates([n[1] for n in c if n[0] == "a"]) for c in communities]
@@ -154,13 +180,19 @@ def link(
             mine = [k for k in tokens_of[a] if counts[k] >= 2]
             strength = sum(weights[k] for k in mine)
             attachment[a] = strength
-            if strength >= config.min_attachment and any(is_strong(k) for k in mine):
-                members.append(a)  # infrastructure alone never links
+            # infrastructure alone never links an account that looks ordinary on its own
+            if strength >= config.min_attachment and (
+                any(is_strong(k) for k in mine) or suspicious(a)
+            ):
+                members.append(a)
         if len(members) >= 2:
             member_counts = counts_in(members)
             linking_tokens[len(groups)] = sorted(k for k, n in member_counts.items() if n >= 2)
             groups.append(members)
-    groups, linking_tokens = _split_on_strong_tokens(groups, linking_tokens, holders, config, seed)
+    groups, linking_tokens = _split_on_strong_tokens(
+        groups, linking_tokens, holders, weights, config, seed
+    )
+    groups, linking_tokens = _remerge(groups, linking_tokens, tokens_of, config)
     order = sorted(range(len(groups)), key=lambda g: (-len(groups[g]), groups[g][0]))
     members_by_id: dict[str, list[str]] = {}
     of_account: dict[str, str] = {}
@@ -176,6 +208,47 @@ def link(
             key=lambda s: (-weights[(s[0], s[1])] * s[2], s[0], s[1]),
         )
     return Clusters(of_account, members_by_id, cluster_tokens, attachment)
+
+
+def _keep_rarest_weak_tokens(
+    holders: dict[tuple[str, str], set[str]],
+    weights: dict[tuple[str, str], float],
+    config: Linking,
+) -> None:
+    """Each account keeps at most ``max_weak_tokens`` weak linking tokens per kind, the
+    rarest (heaviest) first. An account behind a rotating proxy pool holds hundreds of /24
+    subnets; counted all, they outweigh everything else and steer the communities towards
+    whoever rents the same pool. Modifies ``holders`` and ``weights`` in place."""
+    per_account: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
+    for key, w in weights.items():
+        if w < config.merge_min_weight:
+            for a in holders[key]:
+                per_account[(a, key[0])].append((-w, key[1]))
+    for (account, kind), held in per_account.items():
+        if len(held) > config.max_weak_tokens:
+            for _, token in sorted(held)[config.max_weak_tokens :]:
+                holders[(kind, token)].discard(account)
+    for key in [k for k in weights if len(holders[k]) < 2]:
+        del weights[key]
+
+
+def _remerge(
+    groups: list[list[str]],
+    tokens: dict[int, list[tuple[str, str]]],
+    tokens_of: dict[str, list[tuple[str, str]]],
+    config: Linking,
+) -> tuple[list[list[str]], dict[int, list[tuple[str, str]]]]:
+    """The merge rule once more over the final groups: a piece of a campaign that Louvain put
+    in another community (one crowded by accounts renting the same proxy pool) is split off
+    there and rejoins the campaign whose strong token most of both hold."""
+    merged = _merge_on_strong_tokens(groups, tokens_of, config)
+    if len(merged) == len(groups):
+        return groups, tokens
+    out_tokens: dict[int, list[tuple[str, str]]] = {}
+    for i, members in enumerate(merged):
+        counts = Counter(k for a in members for k in tokens_of[a])
+        out_tokens[i] = sorted(k for k, n in counts.items() if n >= 2)
+    return merged, out_tokens
 
 
 def _merge_on_strong_tokens(
@@ -212,11 +285,14 @@ def _split_on_strong_tokens(
     groups: list[list[str]],
     tokens: dict[int, list[tuple[str, str]]],
     holders: dict[tuple[str, str], set[str]],
+    weights: dict[tuple[str, str], float],
     config: Linking,
     seed: int = 0,
 ) -> tuple[list[list[str]], dict[int, list[tuple[str, str]]]]:
     """Split each community into its connected components over strong tokens only, then cut
-    thin bridges inside each component (:func:`_cut_thin_bridges`).
+    thin bridges inside each component (:func:`_cut_thin_bridges`). A member linked by weak
+    tokens alone (admitted because it is suspicious on its own) joins the piece it shares the
+    most weight with.
 
     Weak kinds (ASN, subnet, synchronised bursts) add weight inside a campaign but must not
     bridge two campaigns that merely rent the same proxy range or work the same hours."""
@@ -240,6 +316,7 @@ def _split_on_strong_tokens(
             for part in parts.values()
             for piece in _cut_thin_bridges(part, by_token, config, seed)
         ]
+        pieces = _attach_weak_members(pieces, tokens[i], holders, weights, by_token, config)
         for part in pieces:
             if len(part) >= 2:
                 part_set = set(part)
@@ -248,6 +325,38 @@ def _split_on_strong_tokens(
                 ]
                 out_groups.append(sorted(part))
     return out_groups, out_tokens
+
+
+def _attach_weak_members(
+    pieces: list[list[str]],
+    tokens: list[tuple[str, str]],
+    holders: dict[tuple[str, str], set[str]],
+    weights: dict[tuple[str, str], float],
+    by_token: dict[tuple[str, str], list[str]],
+    config: Linking,
+) -> list[list[str]]:
+    """Each single account without a strong link joins the larger piece it shares at least
+    ``min_attachment`` of weak weight with, the heaviest first; otherwise it stays alone (and
+    is dropped, as every single is)."""
+    strong = {a for shared in by_token.values() for a in shared}
+    groups = [p for p in pieces if len(p) >= 2 or p[0] in strong]
+    loose = [p[0] for p in pieces if len(p) == 1 and p[0] not in strong]
+    if not loose or not groups:
+        return pieces
+    where = {a: g for g, piece in enumerate(groups) for a in piece}
+    for a in loose:
+        shared: dict[int, float] = defaultdict(float)
+        for key in tokens:
+            if a in holders[key]:
+                for g in {where[b] for b in holders[key] if b in where}:
+                    shared[g] += weights[key]
+        if shared:
+            best = max(sorted(shared), key=lambda g: shared[g])
+            if shared[best] >= config.min_attachment:
+                groups[best] = [*groups[best], a]
+                continue
+        groups.append([a])
+    return groups
 
 
 def _cut_thin_bridges(

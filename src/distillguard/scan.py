@@ -1,8 +1,9 @@
-"""``scan``: exchanges → signals → account behaviour → own risk → clusters → findings.
+"""``scan``: exchanges → signals → account behaviour → own risk → cohorts → clusters →
+findings.
 
-Every step's SQL runs in the store's DuckDB; the account- and cluster-level work (small even
-for millions of exchanges) runs in Python. Findings are written as Parquet (for tools) and
-JSON (for people and the gateway); their contract is in docs/findings.md.
+Every step's SQL runs in the store's DuckDB; the account-, cohort- and cluster-level work
+(small even for millions of exchanges) runs in Python. Findings are written as Parquet (for
+tools) and JSON (for people and the gateway); their contract is in docs/findings.md.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from distillguard.catalogue import Catalogue
+from distillguard.cluster_scoring import score_clusters
+from distillguard.cohorts import CohortScores, score_cohorts
+from distillguard.entities import with_derived
 from distillguard.errors import InputError
 from distillguard.features import (
     account_attributes_sql,
@@ -31,19 +36,16 @@ from distillguard.features import (
 from distillguard.linking import Clusters, link
 from distillguard.neardup import neardup_tokens
 from distillguard.rules import VERDICTS, Rules
-from distillguard.scoring import AccountScores, fit_weights, reasons, score_accounts
+from distillguard.scoring import (
+    AccountScores,
+    exculpation,
+    fit_weights,
+    reasons,
+    score_accounts,
+)
 from distillguard.store import Store
 
 FINDINGS_VERSION = "1"
-CAPABILITIES = (
-    "coding",
-    "math",
-    "agentic",
-    "planning",
-    "trace_extraction",
-    "rubric_grading",
-    "censorship_rewrite",
-)
 
 Progress = Callable[[str], None]
 
@@ -64,6 +66,21 @@ def _sql_list(path: Path) -> str:
     return "read_parquet('" + str(path).replace("'", "''") + "')"
 
 
+def account_table(
+    store: Store, signals: str, rules: Rules, catalogue: Catalogue | None = None
+) -> pa.Table:
+    """Every account's features and identity attributes over the signals relation."""
+    releases = (catalogue or Catalogue()).releases()
+    features = store.query_with(account_features_sql(signals, "_releases"), _releases=releases)
+    disposable = pa.table({"domain": pa.array(sorted(rules.disposable), pa.string())})
+    attrs = store.query_with(
+        account_attributes_sql("_features", "_disposable"),
+        _features=features,
+        _disposable=disposable,
+    )
+    return with_derived(attrs)
+
+
 def scan(
     store: Store,
     rules: Rules,
@@ -72,12 +89,15 @@ def scan(
     since: datetime | None = None,
     until: datetime | None = None,
     labels: dict[str, bool] | None = None,
+    catalogue: Catalogue | None = None,
     progress: Progress | None = None,
 ) -> ScanResult:
     """Scan the store's exchanges in ``[since, until)`` and write findings to ``out``.
 
-    ``labels`` (account → is an attack), from analysts, re-fit the evidence weights before
-    scoring; the learned rules are written to ``out/learned_rules.yaml`` for review."""
+    ``catalogue`` names the models and their release times (release-pivot evidence counts
+    only catalogued releases). ``labels`` (account → is an attack), from analysts, re-fit the
+    evidence weights before scoring; the learned rules are written to
+    ``out/learned_rules.yaml`` for review."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -94,16 +114,13 @@ def scan(
         )
     signals_path = out_dir / "exchange_signals.parquet"
     done = step("signals")
-    sql, params = exchange_signals_sql(since, until)
+    sql, params = exchange_signals_sql(since, until, rules.institutional)
     store.copy_to_parquet(sql, params, signals_path)
     done()
     signals = _sql_list(signals_path)
 
     done = step("account features")
-    features = store.query(account_features_sql(signals))
-    attrs = store.query_with(
-        account_attributes_sql("_features", rules.disposable_domains), _features=features
-    )
+    attrs = account_table(store, signals, rules, catalogue)
     if labels:
         rules = _learn(attrs, labels, rules, out_dir)
     own = score_accounts(attrs, rules)
@@ -114,19 +131,26 @@ def scan(
     if "neardup" in rules.linking.kinds:
         near = neardup_tokens(store.query(text_samples_sql(signals)))
         tokens = pa.concat_tables([tokens.cast(near.schema), near])
-    allowlisted = _allowlisted(attrs)
+    allowlisted = frozenset(_allowlisted(attrs))
+    own_risk = dict(zip(own.account_id, own.risk.tolist(), strict=True))
+    cohorts = score_cohorts(attrs, tokens, rules, own_risk, exclude=allowlisted)
     clusters = link(
         tokens,
-        dict(zip(own.account_id, own.risk.tolist(), strict=True)),
+        own_risk,
         rules.linking,
-        exclude=frozenset(allowlisted),
+        cohorts=cohorts.linking(rules.cohorts.gate),
+        admit=rules.cohorts.admit,
+        protected=frozenset(
+            a
+            for a, x in zip(own.account_id, exculpation(own, rules), strict=True)
+            if x <= -rules.cohorts.protect
+        ),
+        exclude=allowlisted,
     )
     done()
 
     done = step("clusters")
-    cluster_table, cluster_risk = _score_clusters(
-        store, signals, attrs, clusters, rules, own.baselines
-    )
+    cluster_table, cluster_risk = score_clusters(store, attrs, tokens, clusters, rules)
     done()
 
     done = step("findings")
@@ -134,6 +158,7 @@ def scan(
     accounts = _account_findings(attrs, own, clusters, cluster_risk, share, rules, allowlisted)
     pq.write_table(accounts, out_dir / "accounts.parquet", compression="zstd")
     pq.write_table(cluster_table, out_dir / "clusters.parquet", compression="zstd")
+    pq.write_table(_cohort_findings(cohorts, rules), out_dir / "cohorts.parquet", compression="zstd")
     result = ScanResult(out_dir, accounts, cluster_table, timings)
     _write_json(result, since, until)
     done()
@@ -145,6 +170,9 @@ def scan(
                 "timings_s": timings,
                 "verdicts": result.verdict_counts(),
                 "clusters": cluster_table.num_rows,
+                "cohorts": len(cohorts.risk),
+                "cohorts_linking": len(cohorts.linking(rules.cohorts.gate)),
+                "releases": [m.id for m in (catalogue or Catalogue()).models if m.released_at],
             },
             indent=2,
         )
@@ -162,7 +190,7 @@ def _learn(attrs: pa.Table, labels: dict[str, bool], rules: Rules, out_dir: Path
             "labels must name at least one attack and one legitimate account present in the window"
         )
     y = np.array([labels[ids[i]] for i in keep], dtype=float)
-    learned = fit_weights(attrs.take(pa.array(keep)), y, rules)
+    learned = fit_weights(attrs.take(pa.array(keep)), y, rules, fit_on=attrs)
     (out_dir / "learned_rules.yaml").write_text(
         yaml.safe_dump(learned.model_dump(), sort_keys=False, allow_unicode=True), encoding="utf-8"
     )
@@ -181,132 +209,25 @@ def _allowlisted(attrs: pa.Table) -> set[str]:
     }
 
 
-def _score_clusters(
-    store: Store,
-    signals: str,
-    attrs: pa.Table,
-    clusters: Clusters,
-    rules: Rules,
-    account_baselines: dict[str, float],
-) -> tuple[pa.Table, dict[str, float]]:
-    """Score each cluster as one entity over all its members' traffic."""
-    if not clusters.members:
-        return _empty_clusters(), {}
-    mapping = pa.table(
-        {
-            "account_id": list(clusters.of_account),
-            "cluster_id": list(clusters.of_account.values()),
-        }
+def _cohort_findings(cohorts: CohortScores, rules: Rules) -> pa.Table:
+    """One row per cohort of a reported kind, and per linking cohort of any kind: the token,
+    its holders, its risk and reasons."""
+    kinds = set(rules.cohorts.report_kinds)
+    keys = sorted(
+        (k for k, r in cohorts.risk.items() if k[0] in kinds or r >= rules.cohorts.gate),
+        key=lambda k: (-cohorts.risk[k], k),
     )
-    cluster_signals = (
-        f"(SELECT s.* REPLACE (m.cluster_id AS account_id) FROM {signals} s "
-        "JOIN _map m ON m.account_id = s.account_id)"
-    )
-    feats = store.query_with(account_features_sql(cluster_signals), _map=mapping)
-    identity = store.query_with(
-        """SELECT m.cluster_id AS account_id, avg(a.young_account) AS young_account,
-                  avg(a.weak_verification) AS weak_verification, avg(a.email_pattern) AS email_pattern,
-                  max(a.shared_payment) AS shared_payment, avg(a.billing_mismatch) AS billing_mismatch,
-                  count(*) AS coordinated_accounts,
-                  list(DISTINCT a.org_id) FILTER (WHERE a.org_id IS NOT NULL) AS org_ids,
-                  list(DISTINCT a.email_domain) FILTER (WHERE a.email_domain IS NOT NULL) AS email_domains,
-                  list(DISTINCT a.billing_country) FILTER (WHERE a.billing_country IS NOT NULL) AS billing_countries,
-                  list(DISTINCT a.program) FILTER (WHERE a.program IS NOT NULL) AS programs
-           FROM _attrs a JOIN _map m USING (account_id) GROUP BY 1""",
-        _attrs=attrs,
-        _map=mapping,
-    )
-    table = store.query_with(
-        """SELECT f.*, i.* EXCLUDE (account_id), f.exchanges / greatest(f.active_days, 1) AS volume_per_day
-           FROM _f f JOIN _i i USING (account_id) ORDER BY f.account_id""",
-        _f=feats,
-        _i=identity,
-    )
-    combined = rules.model_copy(deep=True)
-    combined.evidence.update(rules.cluster_evidence)
-    scores = score_accounts(table, combined)
-    # a cluster is compared with the account population, not with the other clusters
-    scores.baselines.update(account_baselines)
-    scores.baselines.update({name: 1.0 for name in rules.cluster_evidence})
-    risk = {cid: float(r) for cid, r in zip(scores.account_id, scores.risk, strict=True)}
-    rows = table.to_pylist()
-    out: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "cluster_id",
-            "accounts",
-            "account_ids",
-            "exchanges",
-            "first_seen",
-            "last_seen",
-            "capabilities",
-            "shared_infrastructure",
-            "organisation",
-            "risk",
-            "verdict",
-            "reasons",
-        )
-    }
-    for i, row in enumerate(rows):
-        cid = row["account_id"]
-        members = clusters.members[cid]
-        out["cluster_id"].append(cid)
-        out["accounts"].append(len(members))
-        out["account_ids"].append(members)
-        out["exchanges"].append(row["exchanges"])
-        out["first_seen"].append(row["first_seen"])
-        out["last_seen"].append(row["last_seen"])
-        out["capabilities"].append(
-            json.dumps({c: round(float(row[_share(c)] or 0), 4) for c in CAPABILITIES})
-        )
-        out["shared_infrastructure"].append(
-            json.dumps(
-                [
-                    {"kind": k, "token": t, "accounts": n}
-                    for k, t, n in clusters.tokens.get(cid, [])[:12]
-                ]
-            )
-        )
-        out["organisation"].append(
-            json.dumps(
-                {
-                    "org_ids": sorted(row["org_ids"] or [])[:20],
-                    "email_domains": sorted(row["email_domains"] or [])[:20],
-                    "billing_countries": sorted(row["billing_countries"] or []),
-                    "programs": sorted(row["programs"] or []),
-                    "main_country": row["main_country"],
-                }
-            )
-        )
-        out["risk"].append(round(risk[cid], 4))
-        out["verdict"].append(rules.verdict(risk[cid]))
-        out["reasons"].append(json.dumps(reasons(scores, combined, i, top=5)))
-    return pa.table(out), risk
-
-
-def _share(capability: str) -> str:
-    return {
-        "trace_extraction": "trace_share",
-        "rubric_grading": "rubric_share",
-        "censorship_rewrite": "censorship_share",
-    }.get(capability, f"{capability}_share")
-
-
-def _empty_clusters() -> pa.Table:
     return pa.table(
         {
-            "cluster_id": pa.array([], pa.string()),
-            "accounts": pa.array([], pa.int64()),
-            "account_ids": pa.array([], pa.list_(pa.string())),
-            "exchanges": pa.array([], pa.int64()),
-            "first_seen": pa.array([], pa.timestamp("us", tz="UTC")),
-            "last_seen": pa.array([], pa.timestamp("us", tz="UTC")),
-            "capabilities": pa.array([], pa.string()),
-            "shared_infrastructure": pa.array([], pa.string()),
-            "organisation": pa.array([], pa.string()),
-            "risk": pa.array([], pa.float64()),
-            "verdict": pa.array([], pa.string()),
-            "reasons": pa.array([], pa.string()),
+            "kind": pa.array([k[0] for k in keys], pa.string()),
+            "token": pa.array([k[1] for k in keys], pa.string()),
+            "accounts": pa.array([len(cohorts.members[k]) for k in keys], pa.int64()),
+            "account_ids": pa.array([cohorts.members[k] for k in keys], pa.list_(pa.string())),
+            "risk": pa.array([round(cohorts.risk[k], 4) for k in keys], pa.float64()),
+            "links": pa.array([cohorts.risk[k] >= rules.cohorts.gate for k in keys], pa.bool_()),
+            "reasons": pa.array(
+                [json.dumps(cohorts.reasons(rules, k)) for k in keys], pa.string()
+            ),
         }
     )
 
@@ -354,7 +275,7 @@ def _account_findings(
     cluster_risk: dict[str, float],
     share: dict[str, tuple[float, int]],
     rules: Rules,
-    allowlisted: set[str],
+    allowlisted: frozenset[str],
 ) -> pa.Table:
     exchanges = attrs.column("exchanges").to_pylist()
     out: dict[str, list[Any]] = {
@@ -392,6 +313,7 @@ def _account_findings(
                     "value": round(c_risk, 4),
                     "baseline": 0.0,
                     "weight": round(rules.linking.cluster_weight * c_risk, 3),
+                    "direction": "raises",
                     "text": f"member of {cid} (risk {c_risk:.2f}, {len(clusters.members[cid])} accounts) via {via}",
                 },
             )
@@ -405,6 +327,7 @@ def _account_findings(
                     "value": 1.0,
                     "baseline": 0.0,
                     "weight": 0.0,
+                    "direction": "caps",
                     "text": "allowlisted: a contract permits bulk generation",
                 },
             )

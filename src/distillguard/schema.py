@@ -281,6 +281,12 @@ TRUTH = KindSpec(
             "Campaign the account serves (null for legitimate accounts).",
             "camp-hydra",
         ),
+        _s(
+            "evasion",
+            False,
+            "Evasion knobs its campaign uses, comma-separated, or `none` (adversarial scenarios).",
+            "aged,residential",
+        ),
     ),
     key="account_id",
     signature=frozenset({"account_id", "label", "persona"}),

@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from distillguard.catalogue import Catalogue
 from distillguard.errors import InputError
 from distillguard.evaluate.baselines import RateLimits, isolation_forest, rate_limit
 from distillguard.evaluate.delay import checkpoints, detection_delay
@@ -36,6 +37,11 @@ def load_truth(truth: str | Path, exchange_truth: str | Path | None = None) -> T
         label={r["account_id"]: r["label"] for r in rows},
         persona={r["account_id"]: r["persona"] for r in rows},
         campaign={r["account_id"]: r["campaign_id"] for r in rows},
+        evasion={
+            r["account_id"]: str(r["evasion"])
+            for r in rows
+            if r.get("evasion") and r["label"] == "attack"
+        },
     )
     ex_path = Path(exchange_truth) if exchange_truth else path.with_name("exchange_truth.parquet")
     if ex_path.is_file():
@@ -62,6 +68,7 @@ def evaluate(
     per_account: int = 16,
     delay_checkpoints: int = 0,
     rules: Rules | None = None,
+    catalogue: Catalogue | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Metrics of the findings in ``findings`` and of each baseline, on the same accounts.
@@ -120,7 +127,7 @@ def evaluate(
         }
     if delay_checkpoints:
         cuts = checkpoints(store, delay_checkpoints)
-        report["delay"] = detection_delay(store, rules or load_rules(), truth, cuts)
+        report["delay"] = detection_delay(store, rules or load_rules(), truth, cuts, catalogue)
     return report
 
 
@@ -150,6 +157,19 @@ def render_markdown(report: dict[str, Any]) -> str:
         ]
         lines.append(f"| {p} | " + " | ".join(cells) + " |")
     dg = methods["distillguard"]
+    if dg.get("evasion"):
+        lines += [
+            "",
+            "Robustness (distillguard): recall per evasion knob (each campaign's knobs; `none` is "
+            "the plain operation)",
+            "",
+            "| evasion knobs | accounts | recall | exchange recall |",
+            "|---|---:|---:|---:|",
+        ]
+        for knobs, row in dg["evasion"].items():
+            lines.append(
+                f"| {knobs} | {row['accounts']:,} | {row['recall']:.4f} | {row['exchange_recall']:.4f} |"
+            )
     lines += [
         "",
         "Per campaign (distillguard):",

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from distillguard.catalogue import Catalogue
 from distillguard.evaluate.metrics import ATTACK, Truth
 from distillguard.rules import Rules
 from distillguard.scan import scan
@@ -31,7 +32,11 @@ def checkpoints(store: Store, count: int) -> list[datetime]:
 
 
 def detection_delay(
-    store: Store, rules: Rules, truth: Truth, cuts: list[datetime]
+    store: Store,
+    rules: Rules,
+    truth: Truth,
+    cuts: list[datetime],
+    catalogue: Catalogue | None = None,
 ) -> dict[str, Any]:
     """Per campaign: first checkpoint with an ``act``, and exchanges served before it."""
     campaign_of = {a: c for a, c in truth.campaign.items() if truth.label.get(a) == ATTACK and c}
@@ -41,7 +46,7 @@ def detection_delay(
         for i, cut in enumerate(cuts):
             if store.count_window(None, cut) == 0:
                 continue
-            result = scan(store, rules, Path(tmp) / f"cut-{i}", until=cut)
+            result = scan(store, rules, Path(tmp) / f"cut-{i}", until=cut, catalogue=catalogue)
             acted = {r["account_id"] for r in result.accounts.to_pylist() if r["verdict"] == "act"}
             for account in acted:
                 camp = campaign_of.get(account)

@@ -26,6 +26,9 @@ class Truth:
     campaign: dict[str, str | None]
     campaign_exchanges: dict[str, int] = field(default_factory=dict)
     """Exchanges attributed to a campaign, for accounts where that differs from all of them."""
+    evasion: dict[str, str] = field(default_factory=dict)
+    """Attack account → its campaign's evasion knobs (comma-separated, or ``none``), when the
+    truth records them (the simulator's adversarial scenarios)."""
 
 
 def evaluate_flags(
@@ -77,6 +80,19 @@ def evaluate_flags(
             else:
                 row.update(main_cluster=None, coverage=0.0, purity=None)
         per_campaign[camp] = row
+    by_evasion: dict[str, list[str]] = defaultdict(list)
+    for a in attack:
+        if a in truth.evasion:
+            by_evasion[truth.evasion[a]].append(a)
+    evasion = {
+        knobs: {
+            "accounts": len(accounts),
+            "recall": sum(a in flagged for a in accounts) / len(accounts),
+            "exchange_recall": sum(camp_ex[a] for a in accounts if a in flagged)
+            / max(sum(camp_ex[a] for a in accounts), 1),
+        }
+        for knobs, accounts in sorted(by_evasion.items())
+    }
     return {
         "accounts": len(active),
         "attack_accounts": len(attack),
@@ -92,6 +108,7 @@ def evaluate_flags(
             for p, n in sorted(legit_by_persona.items())
         },
         "campaigns": per_campaign,
+        "evasion": evasion,
     }
 
 

@@ -117,6 +117,7 @@ def watch_once(
     say: Callable[[str], None] = lambda s: None,
 ) -> dict[str, Any]:
     """One round: load new log partitions and accounts, scan the window, push decisions."""
+    from distillguard.catalogue import Catalogue
     from distillguard.config import load_settings
     from distillguard.ingest import ingest_files
     from distillguard.rules import load_rules
@@ -149,7 +150,12 @@ def watch_once(
         findings = out / "findings"
         if findings.exists():
             shutil.rmtree(findings)
-        result = scan(store, load_rules(None), findings, since=since, until=until)
+        catalogue = Catalogue.model_validate(
+            {"models": [m.model_dump() for m in config.models]}
+        )
+        result = scan(
+            store, load_rules(None), findings, since=since, until=until, catalogue=catalogue
+        )
     batch = plan(policy, findings, source="watch")
     answer = client.call("POST", "/admin/decisions/batch", batch)
     decisions_log = Path(config.log.dir) / "decisions.jsonl"

@@ -1,33 +1,36 @@
-"""Detection signals, each behind one :class:`Detector` contract.
-
-Per-exchange text signals live here now; per-account behaviour, linking and scoring build
-on them (see docs/detection.md as it grows).
-"""
+"""Per-exchange detection signals, each behind one :class:`Detector` contract (the
+account-level evidence in :mod:`distillguard.evidence` follows the same contract)."""
 
 from distillguard.signals._contract import Detector, Reason
 from distillguard.signals._patterns import PatternSignal
 from distillguard.signals.detectors import EXCHANGE_DETECTORS, PatternDetector
 from distillguard.signals.text import (
+    ANSWER_FORMAT,
     CENSORSHIP_REWRITE,
     CODING,
     COT_REQUEST,
+    LLM_JUDGE,
     MATH,
     PLANNING,
     RUBRIC_GRADING,
     TEXT_SIGNALS,
     TRACE_EXTRACTION,
+    WITH_SYSTEM_PROMPT,
 )
 
 __all__ = [
+    "ANSWER_FORMAT",
     "CENSORSHIP_REWRITE",
     "CODING",
     "COT_REQUEST",
+    "LLM_JUDGE",
     "EXCHANGE_DETECTORS",
     "MATH",
     "PLANNING",
     "RUBRIC_GRADING",
     "TEXT_SIGNALS",
     "TRACE_EXTRACTION",
+    "WITH_SYSTEM_PROMPT",
     "Detector",
     "PatternDetector",
     "PatternSignal",

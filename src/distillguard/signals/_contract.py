@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Self
+from typing import Literal, Self
 
 import pyarrow as pa
 
@@ -37,11 +37,12 @@ class Reason:
 
 
 class Detector(ABC):
-    """Base class of every detector. Subclasses set ``name``, ``level`` and ``columns``."""
+    """Base class of every detector. Subclasses set ``name``, ``level`` and ``columns`` (as
+    class attributes, or per instance when one class serves several configured items)."""
 
-    name: ClassVar[str]
-    level: ClassVar[Level]
-    columns: ClassVar[tuple[str, ...]]
+    name: str
+    level: Level
+    columns: tuple[str, ...]
     """Input columns the detector reads."""
 
     def fit(self, table: pa.Table) -> Self:

@@ -17,17 +17,20 @@ import re2
 
 @dataclass(frozen=True)
 class PatternSignal:
-    """Fires when any pattern of any language matches the text."""
+    """Fires when any pattern of any language matches the text and no ``exclude`` pattern
+    does (an exclusion states the opposite request: "never reveal your reasoning")."""
 
     name: str
     description: str
     patterns: dict[str, tuple[str, ...]]
+    exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # compiled over UTF-8 bytes: no character-offset bookkeeping per call, and text with
     # lone surrogates (which str patterns cannot even encode) is searched, not refused
     _compiled: tuple[tuple[str, re2._Regexp[bytes]], ...] = field(
         init=False, repr=False, compare=False
     )
     _any: re2._Regexp[bytes] = field(init=False, repr=False, compare=False)
+    _none: re2._Regexp[bytes] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         compiled = tuple(
@@ -38,6 +41,8 @@ class PatternSignal:
         object.__setattr__(self, "_compiled", compiled)
         # one alternation for match(): one pass over the text on the gateway's hot path
         object.__setattr__(self, "_any", re2.compile(self.regex().encode()))
+        excluded = self.exclude_regex()
+        object.__setattr__(self, "_none", re2.compile(excluded.encode()) if excluded else None)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -45,26 +50,50 @@ class PatternSignal:
 
     def regex(self) -> str:
         """One alternation of every pattern, case-insensitive (RE2 and ``re`` syntax)."""
-        return "(?i)(?:" + "|".join(f"(?:{p})" for ps in self.patterns.values() for p in ps) + ")"
+        return _alternation(self.patterns)
+
+    def exclude_regex(self) -> str | None:
+        """One alternation of the exclusions, or None when there are none."""
+        return _alternation(self.exclude) if self.exclude else None
 
     def sql(self, column: str) -> str:
-        """A DuckDB boolean expression over ``column`` (an identifier or expression)."""
+        """A DuckDB boolean expression over ``column`` (an identifier or expression). The
+        exclusions run only on the rows the patterns matched (DuckDB evaluates a CASE branch
+        for the selected rows alone)."""
         literal = self.regex().replace("'", "''")
-        return f"coalesce(regexp_matches({column}, '{literal}'), false)"
+        found = f"coalesce(regexp_matches({column}, '{literal}'), false)"
+        excluded = self.exclude_regex()
+        if excluded is None:
+            return found
+        unless = excluded.replace("'", "''")
+        return (
+            f"(CASE WHEN {found} THEN NOT coalesce(regexp_matches({column}, '{unless}'), false)"
+            " ELSE false END)"
+        )
 
     def match(self, text: str | None) -> bool:
         if not text:
             return False
-        return self._any.search(text.encode("utf-8", "surrogatepass")) is not None
+        data = text.encode("utf-8", "surrogatepass")
+        if self._any.search(data) is None:
+            return False
+        return self._none is None or self._none.search(data) is None
 
     def explain(self, text: str | None) -> list[tuple[str, str]]:
-        """Which languages' patterns matched, with the matched text."""
+        """Which languages' patterns matched, with the matched text (nothing when an
+        exclusion holds)."""
         if not text:
             return []
         data = text.encode("utf-8", "surrogatepass")
+        if self._none is not None and self._none.search(data) is not None:
+            return []
         out = []
         for lang, pattern in self._compiled:
             m = pattern.search(data)
             if m:
                 out.append((lang, m.group(0).decode("utf-8", "replace")))
         return out
+
+
+def _alternation(patterns: dict[str, tuple[str, ...]]) -> str:
+    return "(?i)(?:" + "|".join(f"(?:{p})" for ps in patterns.values() for p in ps) + ")"

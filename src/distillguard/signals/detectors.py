@@ -9,23 +9,15 @@ import pyarrow.compute as pc
 
 from distillguard.signals._contract import Detector, Level, Reason
 from distillguard.signals._patterns import PatternSignal
-from distillguard.signals.text import (
-    CENSORSHIP_REWRITE,
-    CODING,
-    COT_REQUEST,
-    MATH,
-    PLANNING,
-    RUBRIC_GRADING,
-    TRACE_EXTRACTION,
-)
+from distillguard.signals.text import TEXT_SIGNALS
 
 
 class PatternDetector(Detector):
     """Scores 1.0 where the pattern signal matches ``column``, else 0.0."""
 
-    level: ClassVar[Level] = "exchange"
+    level: Level = "exchange"
     signal: ClassVar[PatternSignal]
-    columns: ClassVar[tuple[str, ...]] = ("prompt",)
+    columns: tuple[str, ...] = ("prompt",)
 
     def __init__(self, column: str = "prompt") -> None:
         self.column = column
@@ -38,8 +30,12 @@ class PatternDetector(Detector):
 
     def score(self, table: pa.Table) -> pa.Array:
         text = table.column(self.column)
-        hit = pc.match_substring_regex(text, self.signal.regex())
-        return pc.cast(pc.fill_null(hit, False), pa.float64())
+        hit = pc.fill_null(pc.match_substring_regex(text, self.signal.regex()), False)
+        excluded = self.signal.exclude_regex()
+        if excluded is not None:
+            unless = pc.fill_null(pc.match_substring_regex(text, excluded), False)
+            hit = pc.and_(hit, pc.invert(unless))
+        return pc.cast(hit, pa.float64())
 
     def explain(self, table: pa.Table, row: int) -> Reason:
         text = table.column(self.column)[row].as_py()
@@ -63,20 +59,5 @@ def _pattern(signal: PatternSignal) -> type[PatternDetector]:
     )
 
 
-TraceExtractionDetector = _pattern(TRACE_EXTRACTION)
-CotRequestDetector = _pattern(COT_REQUEST)
-RubricGradingDetector = _pattern(RUBRIC_GRADING)
-CensorshipRewriteDetector = _pattern(CENSORSHIP_REWRITE)
-CodingDetector = _pattern(CODING)
-MathDetector = _pattern(MATH)
-PlanningDetector = _pattern(PLANNING)
-
-EXCHANGE_DETECTORS: tuple[type[Detector], ...] = (
-    TraceExtractionDetector,
-    CotRequestDetector,
-    RubricGradingDetector,
-    CensorshipRewriteDetector,
-    CodingDetector,
-    MathDetector,
-    PlanningDetector,
-)
+EXCHANGE_DETECTORS: tuple[type[Detector], ...] = tuple(_pattern(s) for s in TEXT_SIGNALS)
+"""One detector class per text signal (``TraceExtractionDetector``, ``LlmJudgeDetector``, …)."""

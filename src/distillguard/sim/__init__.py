@@ -6,6 +6,7 @@
     accounts.parquet                 one row per account
     truth.parquet                    label, persona and campaign per account
     exchange_truth.parquet           per-exchange attribution inside mixed (reseller) accounts
+    models.yaml                      the model catalogue: every model with its release time
     manifest.json                    scenario, scale, seed, corpus and counts
 
 Deterministic by seed; memory is bounded by the largest single account's time array and
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,9 @@ import pyarrow.parquet as pq
 
 from distillguard.errors import SimulationError
 from distillguard.schema import ACCOUNTS, EXCHANGE_TRUTH, EXCHANGES, TRUTH, KindSpec
-from distillguard.sim.actors import Account, Ids, groups
+from distillguard.sim.actors import MODELS, RELEASE_DAY, T0, Account, Ids, groups
+from distillguard.sim.adversarial import HARD_NEGATIVE_MIX, OPERATION_MIX
 from distillguard.sim.campaigns import CAMPAIGNS
-from distillguard.sim.personas import LEGIT
 from distillguard.sim.textpool import SPLITS, TextPools, generated_pools, load_corpus
 from distillguard.sim.traffic import exchanges
 
@@ -55,17 +57,26 @@ _ATTACK_MIX = {
 }
 
 
-def _mix(legit_share: float, attacks: dict[str, float]) -> dict[str, float]:
-    out = {k: v * legit_share for k, v in _LEGIT_MIX.items()}
+def _mix(
+    legit_share: float, attacks: dict[str, float], legit: dict[str, float] = _LEGIT_MIX
+) -> dict[str, float]:
+    out = {k: v * legit_share for k, v in legit.items()}
     total = sum(attacks.values())
     out.update({k: v / total * (1 - legit_share) for k, v in attacks.items()} if attacks else {})
     return out
 
 
+_ADVERSARIAL_LEGIT = {
+    **{k: v * (1 - sum(HARD_NEGATIVE_MIX.values())) for k, v in _LEGIT_MIX.items()},
+    **HARD_NEGATIVE_MIX,
+}
+
 SCENARIOS: dict[str, dict[str, float]] = {
     "mixed": _mix(0.37, _ATTACK_MIX),
     "legit": _mix(1.0, {}),
     **{name: _mix(0.8, {name: 1.0}) for name in CAMPAIGNS},
+    "adversarial": _mix(0.65, OPERATION_MIX, _ADVERSARIAL_LEGIT),
+    "hard-negatives": _mix(1.0, {}, _ADVERSARIAL_LEGIT),
 }
 """Scenario → share of exchanges per persona or campaign (shares sum to 1)."""
 
@@ -99,9 +110,7 @@ def _allocate(scale: int, mix: dict[str, float]) -> dict[str, int]:
 
 def describe_scenarios() -> dict[str, str]:
     """Each persona or campaign name → one line saying what it models."""
-    out = {name: desc for name, (_, desc) in LEGIT.items()}
-    out.update({name: spec[5] for name, spec in CAMPAIGNS.items()})
-    return out
+    return {name: group.description for name, group in groups().items()}
 
 
 class _PartWriter:
@@ -186,6 +195,7 @@ def _truth_table(accounts: list[Account]) -> pa.Table:
         pa.array([a.label for a in accounts]),
         pa.array([a.persona for a in accounts]),
         pa.array([a.campaign_id for a in accounts], pa.string()),
+        pa.array([a.evasion for a in accounts], pa.string()),
         pa.nulls(len(accounts), pa.string()),
     ]
     return pa.Table.from_arrays(arrays, schema=TRUTH.arrow_schema())
@@ -202,6 +212,25 @@ def _attribution(request_ids: list[str], account_id: str, campaigns: list[str | 
         ],
         schema=EXCHANGE_TRUTH.arrow_schema(),
     )
+
+
+def _write_catalogue(path: Path) -> None:
+    """The simulated world's model catalogue, in the format ``scan --models`` and the
+    gateway's ``models`` section read. Fine-tuned model ids are customers', not releases."""
+    import yaml
+
+    first = datetime.fromtimestamp(T0, UTC) - timedelta(days=180)
+    released = {MODELS[0]: first, MODELS[1]: first, MODELS[2]: None}
+    rows = [
+        {
+            "id": model,
+            "released_at": (
+                when or datetime.fromtimestamp(T0 + RELEASE_DAY * 86_400, UTC)
+            ).isoformat(),
+        }
+        for model, when in released.items()
+    ]
+    path.write_text(yaml.safe_dump({"models": rows}, sort_keys=False), encoding="utf-8")
 
 
 def simulate(
@@ -277,6 +306,7 @@ def simulate(
     finally:
         report.parts = writer.close()
         truth_writer.close()
+    _write_catalogue(out_dir / "models.yaml")
     (out_dir / "manifest.json").write_text(
         json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8"
     )

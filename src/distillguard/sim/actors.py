@@ -39,6 +39,14 @@ class Profile:
     mini_share: float = 0.35
     agent_tools: bool = False  # fixed coding-agent tool set
     verbose_answers: float = 1.0  # output length multiplier (elicited reasoning)
+    composers: dict[str, str] = field(default_factory=dict)
+    """Task pool → prompt composer (``sim.adversarial.COMPOSERS``) used instead of ``wrappers``
+    when a request is wrapped: a fresh phrasing per request, in the account's languages."""
+    sweep_models: tuple[str, ...] = ()
+    """Evaluation sweeps: items in pool order, each sent once to every model listed."""
+    followups: tuple[str, ...] = ()
+    """Later turns of tool-use sessions (tool output or the user's next ask); default: the
+    coding agent's tool results."""
 
 
 @dataclass
@@ -73,6 +81,12 @@ class Account:
     mixed: Profile | None = None  # a reseller's customers' traffic
     mixed_share: float = 0.0  # share of the account's traffic that is customers'
     timing_kw: dict[str, object] = field(default_factory=dict)
+    languages: tuple[str, ...] = ("en",)  # languages its own prompts are written in
+    pool_slice: tuple[int, int] | None = None  # (k, K): sweeps items k, k+K, k+2K… of a pool
+    rotate_ips: bool = False  # every request from any address of its pool (proxy rotation)
+    tools: str | None = None  # tool definitions (JSON) sent with every request
+    custom_model: tuple[str, float] | None = None  # (model id, from epoch s): a fine-tuned model
+    evasion: str | None = None  # the campaign's evasion knobs, comma-separated (truth only)
 
 
 @dataclass
@@ -125,7 +139,8 @@ def ips(
 
 
 def groups() -> dict[str, Group]:
-    """Every persona and campaign, by name."""
+    """Every persona and campaign, by name (both scenario families)."""
+    from distillguard.sim.adversarial import ADVERSARIAL_GROUPS
     from distillguard.sim.campaigns import CAMPAIGNS, campaign
     from distillguard.sim.personas import LEGIT
 
@@ -134,4 +149,5 @@ def groups() -> dict[str, Group]:
         out[name] = Group(name, "legit", None, build, desc)
     for name, (cid, style, prof, mixed, share, desc) in CAMPAIGNS.items():
         out[name] = Group(name, "attack", cid, campaign(name, cid, style, prof, mixed, share), desc)
+    out.update(ADVERSARIAL_GROUPS())
     return out

@@ -11,7 +11,7 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,10 @@ class TextPools:
     tool_defs: tuple[str, ...]
     responses: tuple[str, ...]
     source: str
+    multilingual: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Language → questions as people write them in it (MGSM, or the generator's)."""
+    multilingual_cot: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Language → the same questions as native step-by-step prompts."""
 
     def __post_init__(self) -> None:
         for name in _POOLS:
@@ -47,7 +51,13 @@ class TextPools:
                 )
 
 
-_POOLS = tuple(f.name for f in fields(TextPools) if f.name != "source")
+_POOLS = tuple(
+    f.name
+    for f in fields(TextPools)
+    if f.name not in ("source", "multilingual", "multilingual_cot")
+)
+MULTILINGUAL_FILE = "multilingual_benchmark"
+"""Optional corpus file: read when present (older corpora lack it)."""
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
@@ -110,7 +120,23 @@ def load_corpus(directory: str | Path, split: str = "all") -> TextPools:
                     pools["tool_defs"].append(json.dumps(tools, ensure_ascii=False))
             else:
                 pools["responses"].append(text)
-    return TextPools(**{k: tuple(v) for k, v in pools.items()}, source=str(root))
+    questions: dict[str, list[str]] = {}
+    cot: dict[str, list[str]] = {}
+    extra = root / f"{MULTILINGUAL_FILE}.jsonl.gz"
+    if extra.is_file():
+        for rec in _records(extra):
+            lang = rec.get("lang")
+            if not isinstance(lang, str) or not _in_split(str(rec.get("id", rec["text"])), split):
+                continue
+            questions.setdefault(lang, []).append(rec["text"])
+            if isinstance(rec.get("cot_prompt"), str):
+                cot.setdefault(lang, []).append(rec["cot_prompt"])
+    return TextPools(
+        **{k: tuple(v) for k, v in pools.items()},
+        source=str(root),
+        multilingual={k: tuple(v) for k, v in questions.items()},
+        multilingual_cot={k: tuple(v) for k, v in cot.items()},
+    )
 
 
 def generated_pools(seed: int, size: int = 1500) -> TextPools:

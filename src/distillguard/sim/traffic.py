@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,8 @@ import numpy as np
 
 from distillguard.schema import EXCHANGES
 from distillguard.sim import templates as T
+from distillguard.sim.adversarial.benign_text import NATIVE_LANGUAGES, native_question, stepwise
+from distillguard.sim.adversarial.compose import COMPOSERS
 from distillguard.sim import timing
 from distillguard.sim.actors import (
     MODELS,
@@ -182,7 +185,9 @@ def _tz(country: str) -> float:
     return TZ_OFFSET.get(country, 0.0)
 
 
-def _model(rng: np.random.Generator, ts_us: np.ndarray, profile: Profile) -> np.ndarray:
+def _model(
+    rng: np.random.Generator, ts_us: np.ndarray, profile: Profile, acct: Account
+) -> np.ndarray:
     days = (ts_us / US - T0) / DAY
     since = days - RELEASE_DAY - profile.adopt_lag_days
     p_new = np.where(
@@ -194,6 +199,9 @@ def _model(rng: np.random.Generator, ts_us: np.ndarray, profile: Profile) -> np.
     mini = rng.random(len(ts_us)) < profile.mini_share
     out = np.where(mini, MODELS[1], MODELS[0]).astype(object)
     out[u < p_new] = NEW_MODEL
+    if acct.custom_model is not None:  # a fine-tuned model takes over from its first day
+        model_id, since_s = acct.custom_model
+        out[(ts_us >= since_s * US) & (rng.random(len(ts_us)) < 0.9)] = model_id
     return out
 
 
@@ -239,8 +247,31 @@ def exchanges(
             t_raw < lo_us, t_raw + DAY * US, np.where(t_raw >= hi_us, t_raw - DAY * US, t_raw)
         )
         for lo in range(0, len(t), CHUNK):
-            block = _rows(acct, pools, rng, t[lo : lo + CHUNK], turns[lo : lo + CHUNK], prof)
+            block = _rows(acct, pools, rng, t[lo : lo + CHUNK], turns[lo : lo + CHUNK], prof, lo)
             yield block, [cid] * len(block["request_id"])
+
+
+def _task_text(
+    acct: Account, pools: TextPools, task: str, lang: str, pick: int
+) -> tuple[str, str | None]:
+    """The task text (and its tool definitions) for one request."""
+    if task == "tool":
+        j = pick % len(pools.tool_requests)
+        return pools.tool_requests[j], pools.tool_defs[j]
+    if task in ("mgsm", "mgsm_cot", "native"):
+        source = pools.multilingual_cot if task == "mgsm_cot" else pools.multilingual
+        items = source.get(lang) if task != "native" else None
+        if items:
+            return items[pick % len(items)], None
+        r = random.Random(pick)
+        question = native_question(r, lang if lang in NATIVE_LANGUAGES else "en")
+        return (stepwise(r, question, lang) if task == "mgsm_cot" else question), None
+    pool: tuple[str, ...] = getattr(pools, task)
+    index = pick % len(pool)
+    if acct.pool_slice is not None:  # the account's own part of a pool split between accounts
+        k, parts = acct.pool_slice
+        index = ((pick % max(len(pool) // parts, 1)) * parts + k) % len(pool)
+    return pool[index], None
 
 
 def _rows(
@@ -250,20 +281,31 @@ def _rows(
     ts: np.ndarray,
     turns: np.ndarray,
     prof: Profile,
+    first: int = 0,
 ) -> dict[str, list[Any]]:
     n = len(ts)
     task_names = list(prof.tasks)
     weights = np.array([prof.tasks[k] for k in task_names], float)
     task_idx = rng.choice(len(task_names), size=n, p=weights / weights.sum())
     endpoints = rng.choice(np.array(prof.endpoints, dtype=object), size=n)
-    models = _model(rng, ts, prof)
+    models = _model(rng, ts, prof, acct)
+    sweep = prof.sweep_models
+    if sweep:  # one pass over the items, each sent to every model in turn
+        order = np.arange(first, first + n)
+        models = np.array(sweep, dtype=object)[order % len(sweep)]
     thinking = rng.random(n) < prof.thinking
     max_tok = [prof.max_tokens[int(i)] for i in rng.integers(len(prof.max_tokens), size=n)]
     temps = [prof.temperature[int(i)] for i in rng.integers(len(prof.temperature), size=n)]
-    wrap = rng.random(n) < prof.wrap_prob if prof.wrappers else np.zeros(n, bool)
+    wrap = (
+        rng.random(n) < prof.wrap_prob if (prof.wrappers or prof.composers) else np.zeros(n, bool)
+    )
     resp_idx = rng.integers(len(pools.responses), size=n)
     pick = rng.integers(1 << 30, size=(n, 3))
-    ip_idx = np.where(rng.random(n) < 0.7, 0, rng.integers(len(acct.ip_pool), size=n))
+    ip_idx = (
+        rng.integers(len(acct.ip_pool), size=n)
+        if acct.rotate_ips
+        else np.where(rng.random(n) < 0.7, 0, rng.integers(len(acct.ip_pool), size=n))
+    )
     status = np.where(rng.random(n) < 0.004, 500, 200)
     status = np.where((rng.random(n) < 0.003) & (status == 200), 400, status)
     if acct.label == "attack":
@@ -275,27 +317,35 @@ def _rows(
     out: dict[str, list[Any]] = {k: [] for k in EXCHANGES.names}
     key_id = "key_" + acct.account_id[-8:]
     prev_prompt = ""
+    own = prof is acct.profile  # a reseller's customers write in their own languages
+    langs = acct.languages if own else ("en",)
+    followups = prof.followups or TOOL_RESULTS
     for i in range(n):
         task = task_names[int(task_idx[i])]
         p0, p1, p2 = (int(x) for x in pick[i])
-        tools_json: str | None = None
-        if task == "tool":
-            j = p0 % len(pools.tool_requests)
-            text, tools_json = pools.tool_requests[j], pools.tool_defs[j]
-        else:
-            pool = getattr(pools, task)
-            text = pool[p0 % len(pool)]
+        lang = langs[p2 % len(langs)]
+        item = (first + i) // len(sweep) if sweep else p0
+        text, tools_json = _task_text(acct, pools, task, lang, item)
         turn = int(turns[i])
         if prof.agent_tools:
-            tools_json = AGENT_TOOLS
+            tools_json = acct.tools or AGENT_TOOLS
             if turn > 1:
-                text = TOOL_RESULTS[p1 % len(TOOL_RESULTS)]
+                text = followups[p1 % len(followups)]
+        elif own and acct.tools is not None:
+            tools_json = acct.tools
         if wrap[i] and not (prof.agent_tools and turn > 1):
-            w = prof.wrappers[p1 % len(prof.wrappers)]
             answer = _clip(pools.responses[p2 % len(pools.responses)], 600)
-            text = w.format(
-                task=text, answer=answer, topic=T.POLITICAL_TOPICS[p2 % len(T.POLITICAL_TOPICS)]
-            )
+            composer = prof.composers.get(task)
+            if composer is not None:
+                text = COMPOSERS[composer](random.Random(p1 ^ (p2 << 30)), text, lang, answer)
+            elif prof.wrappers:
+                w = prof.wrappers[p1 % len(prof.wrappers)]
+                text = w.format(
+                    task=text,
+                    answer=answer,
+                    answer_b=_clip(pools.responses[p0 % len(pools.responses)], 600),
+                    topic=T.POLITICAL_TOPICS[p2 % len(T.POLITICAL_TOPICS)],
+                )
         system = acct.system
         if acct.mixed is not None and prof is acct.mixed:
             system = customer_systems[p2 % len(customer_systems)]
