@@ -117,8 +117,11 @@ def test_signup_bursts_become_weak_tokens_that_never_link_alone() -> None:
         " FROM range(6) t(i)"
     )
     con.execute(
-        "CREATE TABLE attrs AS SELECT 'a' || i AS account_id, NULL::VARCHAR AS main_client_fp,"
-        " NULL::UBIGINT AS main_system_fp, NULL::VARCHAR AS payment_fp, 1 AS shared_payment,"
+        "CREATE TABLE attrs AS SELECT 'a' || i AS account_id, 10 AS exchanges,"
+        " NULL::VARCHAR AS main_client_fp, 0 AS main_client_n, NULL::VARCHAR AS main_system_fp,"
+        " 0 AS main_system_n, NULL::VARCHAR AS main_tools_fp, 0 AS main_tools_n,"
+        " NULL::VARCHAR AS main_params_fp, 0 AS main_params_n,"
+        " NULL::VARCHAR AS payment_fp, 1 AS shared_payment,"
         " 0.0 AS email_pattern, 1 AS stem_accounts, NULL::VARCHAR AS email_stem,"
         " CASE WHEN i < 4 THEN TIMESTAMP '2026-04-30 03:01' + INTERVAL (i) MINUTE"
         "      WHEN i = 4 THEN TIMESTAMP '2026-01-02 10:00' END AS created_at"
@@ -189,3 +192,57 @@ def test_thin_bridge_cut_separates_a_fused_component_and_keeps_a_hydra_whole() -
     }
     whole = sorted({a for members in hydra.values() for a in members})
     assert _cut_thin_bridges(whole, hydra, RULES.linking, 0) == [whole]
+
+
+def test_a_cohort_token_links_accounts_that_are_not_suspicious_one_by_one() -> None:
+    rows = [(f"s{i}", "system_prompt", "harness") for i in range(5)]
+    rows += [(f"s{i}", "client_fp", "runner") for i in range(5)]
+    risk = {f"s{i}": 0.05 for i in range(5)}
+    assert link(tokens(rows), risk, RULES.linking).members == {}
+    gated = {("system_prompt", "harness"): 0.55, ("client_fp", "runner"): 0.55}
+    out = link(tokens(rows), risk, RULES.linking, cohorts=gated)
+    assert sorted(out.members.values()) == [[f"s{i}" for i in range(5)]]
+
+
+def test_a_strong_cohort_admits_on_one_token_and_a_weaker_one_does_not() -> None:
+    rows = [(f"s{i}", "system_prompt", "harness") for i in range(5)]
+    risk = {f"s{i}": 0.05 for i in range(5)}
+    gated = {("system_prompt", "harness"): 0.7}
+    assert link(tokens(rows), risk, RULES.linking, cohorts=gated, admit=1.0).members == {}
+    out = link(tokens(rows), risk, RULES.linking, cohorts=gated, admit=0.6)
+    assert sorted(out.members.values()) == [[f"s{i}" for i in range(5)]]
+
+
+def test_protected_accounts_join_only_through_identity() -> None:
+    """A verified research account that happens to share a harness token with a campaign is
+    not pulled in; sharing the campaign's payment method is another matter."""
+    rows = [(a, k, t) for a in ("c1", "c2", "c3", "lab") for k, t in (("system_prompt", "sys"), ("client_fp", "fp"))]
+    risk = {"c1": 0.9, "c2": 0.9, "c3": 0.9, "lab": 0.01}
+    assert "lab" in link(tokens(rows), risk, RULES.linking).of_account
+    out = link(tokens(rows), risk, RULES.linking, protected=frozenset({"lab"}))
+    assert set(out.of_account) == {"c1", "c2", "c3"}
+    paid = rows + [(a, "payment", "pm") for a in ("c1", "c2", "c3", "lab")]
+    out = link(tokens(paid), risk, RULES.linking, protected=frozenset({"lab"}))
+    assert "lab" in out.of_account
+
+
+def test_an_account_behind_a_proxy_pool_links_through_its_rarest_subnets_only() -> None:
+    from distillguard.linking import _keep_rarest_weak_tokens
+
+    holders = {("subnet", f"10.0.{k}"): {"a", "b"} for k in range(30)}
+    holders[("subnet", "rare")] = {"a", "b"}
+    weights = {key: 0.2 for key in holders} | {("subnet", "rare"): 0.5}
+    _keep_rarest_weak_tokens(holders, weights, RULES.linking)
+    assert len(weights) == RULES.linking.max_weak_tokens
+    assert ("subnet", "rare") in weights
+
+
+def test_a_suspicious_account_may_join_through_infrastructure_an_ordinary_one_may_not() -> None:
+    core = [(a, k, t) for a in ("c1", "c2", "c3") for k, t in (("payment", "pm"), ("client_fp", "fp"))]
+    infra = [(a, "subnet", f"185.1.{k}") for a in ("c1", "c2", "c3", "x") for k in range(6)]
+    crowd = [(f"o{i}", "asn", "7922") for i in range(300)]  # the subnets are rare among them
+    for own, joins in ((0.5, True), (0.05, False)):
+        risk = {"c1": 0.9, "c2": 0.9, "c3": 0.9, "x": own} | {f"o{i}": 0.01 for i in range(300)}
+        out = link(tokens(core + infra + crowd), risk, RULES.linking)
+        assert ("x" in out.of_account) is joins, own
+        assert {"c1", "c2", "c3"} <= set(out.of_account)

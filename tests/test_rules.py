@@ -1,12 +1,9 @@
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
 import pytest
 
 import distillguard as dg
-from distillguard.rules import load_rules
-from distillguard.scoring import fit_weights, reasons, score_accounts
+from distillguard.rules import Evidence, load_rules
 
 
 def test_packaged_rules_load_and_map_risk_to_verdicts() -> None:
@@ -20,6 +17,9 @@ def test_packaged_rules_load_and_map_risk_to_verdicts() -> None:
         ("verdicts:\n  watch: 0.7\n  review: 0.6\n  act: 0.85\n", "rise strictly"),
         ("bias: high\n", "bias"),
         ("allowlist_verdict: maybe\n", "allowlist_verdict"),
+        ("institutional:\n  asn_org_pattern: \"(unclosed\"\n", "not a valid RE2 pattern"),
+        ("cohorts:\n  gate: 1.5\n", "cohorts.gate"),
+        ("estimates:\n  lower_quantile: 0.9\n", "estimates.lower_quantile"),
     ],
 )
 def test_bad_rules_name_the_file_and_field(tmp_path: Path, patch: str, message: str) -> None:
@@ -37,29 +37,24 @@ def test_bad_rules_name_the_file_and_field(tmp_path: Path, patch: str, message: 
     assert str(path) in str(info.value)
 
 
-def _table(n: int, trace: np.ndarray) -> pa.Table:
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"low": 1, "high": 1}, "low and high must differ"),
+        ({"alone": "sometimes"}, "alone must be one of"),
+        ({"estimate": "median"}, "estimate"),
+    ],
+)
+def test_an_evidence_rule_is_checked(fields: dict[str, object], message: str) -> None:
+    from pydantic import ValidationError
+
+    base: dict[str, object] = {"weight": 1.0, "low": 0.0, "high": 1.0, "label": "x"}
+    with pytest.raises(ValidationError, match=message):
+        Evidence.model_validate({**base, **fields})
+
+
+def test_the_disposable_list_is_the_maintained_one_plus_the_files_own() -> None:
     rules = load_rules()
-    cols = {name: np.zeros(n) for name in rules.evidence}
-    cols["trace_share"] = trace
-    cols["exchanges"] = np.full(n, 1000.0)
-    return pa.table({"account_id": [f"a{i}" for i in range(n)], **cols})
-
-
-def test_reasons_name_signal_value_and_population_baseline() -> None:
-    rules = load_rules()
-    table = _table(4, np.array([0.0, 0.0, 0.0, 0.5]))
-    scores = score_accounts(table, rules)
-    assert scores.risk[3] > 0.5 > scores.risk[0]
-    [top] = reasons(scores, rules, 3, top=1)
-    assert (top["signal"], top["value"], top["baseline"]) == ("trace_share", 0.5, 0.0)
-    assert "population median" in str(top["text"])
-
-
-def test_weights_can_be_learned_from_analyst_labels() -> None:
-    rules = load_rules()
-    rules.evidence["trace_share"].weight = 0.0
-    trace = np.r_[np.zeros(50), np.full(50, 0.3)]
-    table = _table(100, trace)
-    learned = fit_weights(table, np.r_[np.zeros(50), np.ones(50)], rules)
-    assert learned.evidence["trace_share"].weight > 1.0
-    assert all(e.weight >= 0 for e in learned.evidence.values())
+    rules.disposable_domains = ["Throwaway.Example"]
+    assert "mailinator.com" in rules.disposable and "throwaway.example" in rules.disposable
+    assert "gmail.com" not in rules.disposable

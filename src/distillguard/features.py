@@ -269,7 +269,7 @@ base AS (
     min(s.ts) AS first_seen,
     max(s.ts) AS last_seen,
     count(DISTINCT date_trunc('day', s.ts)) AS active_days,
-    list(DISTINCT (epoch(s.ts) // 86400)::BIGINT) AS days,
+    list(DISTINCT floor(epoch(s.ts) / 86400)::BIGINT) AS days,
     coalesce(sum(s.input_tokens), 0) AS input_tokens,
     coalesce(sum(s.output_tokens), 0) AS output_tokens,
     avg(s.max_tokens) AS mean_max_tokens,

@@ -189,10 +189,21 @@ def link(
             member_counts = counts_in(members)
             linking_tokens[len(groups)] = sorted(k for k, n in member_counts.items() if n >= 2)
             groups.append(members)
-    groups, linking_tokens = _split_on_strong_tokens(
-        groups, linking_tokens, holders, weights, config, seed
-    )
+    groups, linking_tokens = _split_on_strong_tokens(groups, linking_tokens, holders, config, seed)
     groups, linking_tokens = _remerge(groups, linking_tokens, tokens_of, config)
+    if groups:
+        groups = _rescue(
+            groups,
+            tokens_of,
+            holders,
+            weights,
+            {k for k in weights if is_strong(k)},
+            {a for a in tokens_of if suspicious(a)},
+            config,
+        )
+        for g, members in enumerate(groups):
+            counts = counts_in(members)
+            linking_tokens[g] = sorted(k for k, n in counts.items() if n >= 2)
     order = sorted(range(len(groups)), key=lambda g: (-len(groups[g]), groups[g][0]))
     members_by_id: dict[str, list[str]] = {}
     of_account: dict[str, str] = {}
@@ -285,14 +296,11 @@ def _split_on_strong_tokens(
     groups: list[list[str]],
     tokens: dict[int, list[tuple[str, str]]],
     holders: dict[tuple[str, str], set[str]],
-    weights: dict[tuple[str, str], float],
     config: Linking,
     seed: int = 0,
 ) -> tuple[list[list[str]], dict[int, list[tuple[str, str]]]]:
     """Split each community into its connected components over strong tokens only, then cut
-    thin bridges inside each component (:func:`_cut_thin_bridges`). A member linked by weak
-    tokens alone (admitted because it is suspicious on its own) joins the piece it shares the
-    most weight with.
+    thin bridges inside each component (:func:`_cut_thin_bridges`).
 
     Weak kinds (ASN, subnet, synchronised bursts) add weight inside a campaign but must not
     bridge two campaigns that merely rent the same proxy range or work the same hours."""
@@ -316,7 +324,6 @@ def _split_on_strong_tokens(
             for part in parts.values()
             for piece in _cut_thin_bridges(part, by_token, config, seed)
         ]
-        pieces = _attach_weak_members(pieces, tokens[i], holders, weights, by_token, config)
         for part in pieces:
             if len(part) >= 2:
                 part_set = set(part)
@@ -327,36 +334,39 @@ def _split_on_strong_tokens(
     return out_groups, out_tokens
 
 
-def _attach_weak_members(
-    pieces: list[list[str]],
-    tokens: list[tuple[str, str]],
+def _rescue(
+    groups: list[list[str]],
+    tokens_of: dict[str, list[tuple[str, str]]],
     holders: dict[tuple[str, str], set[str]],
     weights: dict[tuple[str, str], float],
-    by_token: dict[tuple[str, str], list[str]],
+    strong: set[tuple[str, str]],
+    suspicious: set[str],
     config: Linking,
 ) -> list[list[str]]:
-    """Each single account without a strong link joins the larger piece it shares at least
-    ``min_attachment`` of weak weight with, the heaviest first; otherwise it stays alone (and
-    is dropped, as every single is)."""
-    strong = {a for shared in by_token.values() for a in shared}
-    groups = [p for p in pieces if len(p) >= 2 or p[0] in strong]
-    loose = [p[0] for p in pieces if len(p) == 1 and p[0] not in strong]
-    if not loose or not groups:
-        return pieces
-    where = {a: g for g, piece in enumerate(groups) for a in piece}
-    for a in loose:
+    """Accounts that the community steps left out (Louvain put them beside accounts of
+    another campaign, or they link by infrastructure alone) join the final group they share
+    the most weight with, when it reaches ``min_attachment`` and includes a strong token, or
+    the account is suspicious on its own."""
+    where = {a: g for g, members in enumerate(groups) for a in members}
+    key_groups: dict[tuple[str, str], set[int]] = {}
+    for key in weights:
+        placed = {where[b] for b in holders[key] if b in where}
+        if placed:
+            key_groups[key] = placed
+    out = [list(m) for m in groups]
+    for a in sorted(set(tokens_of) - set(where)):
         shared: dict[int, float] = defaultdict(float)
-        for key in tokens:
-            if a in holders[key]:
-                for g in {where[b] for b in holders[key] if b in where}:
-                    shared[g] += weights[key]
-        if shared:
-            best = max(sorted(shared), key=lambda g: shared[g])
-            if shared[best] >= config.min_attachment:
-                groups[best] = [*groups[best], a]
-                continue
-        groups.append([a])
-    return groups
+        via_strong: dict[int, bool] = defaultdict(bool)
+        for key in tokens_of[a]:
+            for g in key_groups.get(key, ()):
+                shared[g] += weights[key]
+                via_strong[g] = via_strong[g] or key in strong
+        if not shared:
+            continue
+        best = max(sorted(shared), key=lambda g: shared[g])
+        if shared[best] >= config.min_attachment and (via_strong[best] or a in suspicious):
+            out[best].append(a)
+    return [sorted(m) for m in out]
 
 
 def _cut_thin_bridges(

@@ -17,6 +17,7 @@ from distillguard.errors import InputError
 from distillguard.evaluate.baselines import RateLimits, isolation_forest, rate_limit
 from distillguard.evaluate.delay import checkpoints, detection_delay
 from distillguard.evaluate.metrics import Truth, calibration, evaluate_flags
+from distillguard.entities import with_derived
 from distillguard.features import account_features_sql
 from distillguard.rules import Rules, load_rules
 from distillguard.store import Store
@@ -95,7 +96,7 @@ def evaluate(
             rate_limit(store, signals, limits), exchanges, truth
         )
         report["methods"]["rate limit"]["parameters"] = limits.__dict__
-        features = store.query(account_features_sql(signals))
+        features = with_derived(store.query(account_features_sql(signals)))
         report["methods"]["isolation forest"] = evaluate_flags(
             isolation_forest(features), exchanges, truth
         )

@@ -21,6 +21,10 @@ CENSORSHIP_REWRITE = PatternSignal(
             r"\b(?:remove|strip|avoid|scrub|delete|drop)\s+(?:any(?:thing)?|all|every)\s+(?:\w+\s+)?"
             r"politically\s+sensitive\b",
             r"\bpolitically (?:safe|acceptable|compliant|harmless) (?:version|rewrite|answer|wording|text)\b",
+            r"\b(?:pass|clear|survive|get through)\s+(?:the\s+)?(?:content|state|government|political)\s+"
+            r"(?:review|moderation|inspection)\b[^.\n]*\b(?:china|chinese|prc|mainland|beijing)\b",
+            r"\b(?:china|chinese|prc|mainland|beijing)\b[^.\n]*\b(?:pass|clear|survive|get through)\s+"
+            r"(?:the\s+)?(?:content|state|government|political)\s+(?:review|moderation|inspection)\b",
             r"\b(?:rewrite|rephrase|reword|sanitize|sanitise|soften|tone down)\b[^.\n]*"
             r"\b(?:censors?|censorship|party line|official (?:line|narrative|position)|politically sensitive)\b",
         ),

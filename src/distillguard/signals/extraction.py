@@ -69,6 +69,10 @@ TRACE_EXTRACTION = PatternSignal(
             r"\b(?:dead ends|false starts)\s+(?:and|or|&)\s+(?:self[- ]corrections?|backtracking|"
             r"corrections|abandoned)",
             r"\byou(?:'ve| have)?\s+(?:considered and rejected|tried and abandoned|weighed and discarded)\b",
+            _EN_NOUN + r"\b[^.\n]*\b(?:dead ends|false starts|self[- ]corrections?|"
+            r"abandoned (?:paths|approaches|ideas|branches))",
+            # "chain of thought" is the trace itself: asking for the model's own is asking for it
+            r"\byour\s+(?:own\s+)?(?:" + _EN_WHOLE + r"\s+)?chain[- ]of[- ]thoughts?\b",
             # emit the reasoning trace / thinking tokens
             r"\b(?:output|print|include|give|provide|return|emit|dump|reveal|share)\b[^.\n]*"
             r"\b(?:reasoning|thinking|thought)[ _-](?:traces?|tokens|content|blocks?)\b",
@@ -81,10 +85,12 @@ TRACE_EXTRACTION = PatternSignal(
             r"reasoning|thoughts?|cot|internal|inner_monologue)>",
         ),
         "zh": (
-            r"(?:内部|内在|隐藏|隐秘|原始|未经(?:整理|过滤|修饰|删减)|脑子里|脑海里|脑海中|内心)的?"
+            r"(?:内部|内在|隐藏|隐秘|原始|未经(?:过滤|修饰|删减)|脑子里|脑海里|脑海中|内心)的?"
             r"(?:思考|推理|思维|推演)(?:过程|链条|链|轨迹)",
             r"(?:内在|隐藏|隐秘|原始)的?(?:推理|推演|思维)",
             r"(?:完整|全部|整个)的?(?:思维链|思考链|推理链)",
+            r"你(?:的)?(?:完整的?|全部的?)?(?:思维链|思考链|推理链)",
+            r"你[^。\n]*的内部(?:推理|思考|思维)",
             r"(?:思考|推理|思维|推演)(?:过程|链条|链)[^。\n]*"
             r"(?:原原本本|一字不差|逐字|原封不动|誊写|照搬|不要(?:省略|删减|总结|概括))",
             r"(?:原原本本|一字不差|逐字|原封不动|暴露|泄露|公开|透露|揭示)[^。\n]*"
@@ -93,8 +99,8 @@ TRACE_EXTRACTION = PatternSignal(
             r"(?:中途|之前)?(?:放弃|舍弃|否定|抛弃)(?:了|掉)?的(?:思路|想法|方案|尝试)|自我(?:纠正|修正)的过程",
         ),
         "ja": (
-            r"(?:内部|内面|隠れた|隠された|頭の中|心の中|生|ありのまま)の(?:思考|推論)(?:過程|プロセス)?",
-            r"(?:思考|推論|考え)(?:の)?(?:過程|プロセス|流れ|筋道)を?[^。\n]*"
+            r"(?:内部の?|内面の?|隠れた|隠された|頭の中の|心の中の|生の|ありのままの)(?:思考|推論)(?:過程|プロセス)?",
+            r"(?:思考|推論|考え)(?:の)?(?:過程|プロセス|流れ|筋道)[^。\n]+"
             r"(?:そのまま|省略せず|一字一句|包み隠さず|ありのまま|すべて書き出|全部書き出)",
             r"(?:再構成|再現|逆算)[^。\n]*(?:思考|推論|考えの流れ)",
             r"(?:捨てた|諦めた|却下した|没にした)(?:考え|案|アイデア|方針)|自己修正の過程",
@@ -121,6 +127,7 @@ TRACE_EXTRACTION = PatternSignal(
             r"cadena\s+de\s+(?:pensamiento|razonamiento)|mon[oó]logo|pensamientos?|reflexi[oó]n)\s+"
             r"(?:interno|interior|oculto|oculta|ocultos|privado|privada|crudo|sin\s+filtrar)",
             r"cadena\s+de\s+pensamiento\s+(?:completa|entera|[ií]ntegra)",
+            r"(?:tu|su)\s+(?:propia\s+)?cadena\s+de\s+(?:pensamiento|razonamiento)",
             r"(?:razonamiento|pensamiento|reflexi[oó]n)[^.\n]*(?:tal\s+cual|textualmente|"
             r"al\s+pie\s+de\s+la\s+letra|sin\s+resumir|sin\s+omitir|palabra\s+por\s+palabra)",
             r"(?:transcribe|revela|exp[oó]n|vuelca|desvela)[^.\n]*(?:tu|tus|su|sus)\s+"
@@ -134,6 +141,7 @@ TRACE_EXTRACTION = PatternSignal(
             r"cha[iî]ne\s+de\s+(?:pens[ée]e|raisonnement)|monologue|pens[ée]es?|r[ée]flexion)s?\s+"
             r"(?:interne|int[ée]rieur|int[ée]rieure|cach[ée]e?|priv[ée]e?|brut|brute|non\s+filtr[ée]e?)",
             r"cha[iî]ne\s+de\s+pens[ée]e\s+(?:compl[èe]te|enti[èe]re|int[ée]grale)",
+            r"(?:ta|votre)\s+(?:propre\s+)?cha[iî]ne\s+de\s+(?:pens[ée]e|raisonnement)",
             r"(?:raisonnement|pens[ée]e|r[ée]flexion)[^.\n]*(?:tel\s+quel|textuellement|mot\s+pour\s+mot|"
             r"sans\s+(?:rien\s+)?(?:r[ée]sumer|omettre|couper)|int[ée]gralement|in\s+extenso)",
             r"(?:recopie|retranscris|transcris|d[ée]voile|r[ée]v[èe]le|d[ée]balle)[^.\n]*"
@@ -146,6 +154,7 @@ TRACE_EXTRACTION = PatternSignal(
             r"(?:inner|verborgen|versteckt|geheim|privat|ungefiltert|roh)[a-z]*\s+"
             r"(?:Denkprozess|Gedankeng[aä]ng|Gedanken|[ÜU]berlegung|Monolog|Gedankenkette|Nachdenken|Denkweg)",
             r"(?:vollst[aä]ndig|gesamt|ganz)[a-z]*\s+Gedankenkette",
+            r"(?:deine|Ihre)\s+(?:eigene\s+)?Gedankenkette",
             r"(?:Denkprozess|Gedanken|[ÜU]berlegungen|Gedankengang|Gedankenkette|Nachdenken)[^.\n]*"
             r"(?:wortw[oö]rtlich|ungek[uü]rzt|ohne\s+(?:etwas\s+)?(?:zu\s+k[uü]rzen|wegzulassen|auszulassen|zusammenzufassen))",
             r"(?:rekonstruier|stell\s+dir\s+vor)[^.\n]*(?:Denkprozess|Gedanken|[ÜU]berlegung|Denkweg)",
@@ -156,6 +165,7 @@ TRACE_EXTRACTION = PatternSignal(
             r"cadeia\s+de\s+(?:pensamento|racioc[ií]nio)|mon[oó]logo|pensamentos?)\s+"
             r"(?:interno|interior|oculto|oculta|privado|privada|bruto|sem\s+filtro)",
             r"cadeia\s+de\s+pensamento\s+(?:completa|inteira|integral)",
+            r"(?:sua|tua)\s+(?:pr[oó]pria\s+)?cadeia\s+de\s+(?:pensamento|racioc[ií]nio)",
             r"(?:racioc[ií]nio|pensamento)[^.\n]*(?:como\s+est[aá]|literalmente|palavra\s+por\s+palavra|"
             r"sem\s+resumir|sem\s+omitir|na\s+[ií]ntegra)",
             r"(?:transcreva|revele|exponha|despeje)[^.\n]*(?:seu|sua|seus|suas)\s+"
@@ -167,6 +177,7 @@ TRACE_EXTRACTION = PatternSignal(
             r"(?:il\s+tuo|la\s+tua|i\s+tuoi|le\s+tue|il\s+suo|la\s+sua)\s+(?:ragionamento|processo\s+di\s+pensiero|"
             r"catena\s+di\s+pensiero|monologo|pensieri?)\s+(?:interno|interiore|nascosto|privato|grezzo|non\s+filtrato)",
             r"catena\s+di\s+pensiero\s+(?:completa|intera|integrale)",
+            r"(?:la\s+tua|la\s+sua)\s+catena\s+di\s+(?:pensiero|ragionamento)",
             r"(?:ragionamento|pensiero)[^.\n]*(?:cos[iì]\s+com'[eè]|parola\s+per\s+parola|testualmente|"
             r"senza\s+riassumere|senza\s+omettere|integralmente)",
             r"(?:trascrivi|rivela|esponi)[^.\n]*(?:il\s+tuo|la\s+tua|i\s+tuoi|le\s+tue)\s+"
@@ -189,11 +200,12 @@ TRACE_EXTRACTION = PatternSignal(
             r"الأفكار\s+التي\s+تخليت\s+عنها|الأفكار\s+المرفوضة",
         ),
         "vi": (
-            r"(?:suy\s+luận|suy\s+nghĩ|quá\s+trình\s+suy\s+nghĩ|chuỗi\s+suy\s+(?:nghĩ|luận)|độc\s+thoại)\s+"
+            r"(?:suy\s+luận|suy\s+nghĩ|quá\s+trình\s+suy\s+(?:nghĩ|luận)|chuỗi\s+suy\s+(?:nghĩ|luận)|độc\s+thoại)\s+"
             r"(?:nội\s+tâm|nội\s+bộ|ẩn|bên\s+trong)\s+của\s+(?:bạn|anh|chị|em)",
-            r"toàn\s+bộ\s+chuỗi\s+suy\s+(?:nghĩ|luận)",
+            r"toàn\s+bộ\s+(?:chuỗi|dòng)\s+suy\s+(?:nghĩ|luận)",
+            r"chuỗi\s+suy\s+(?:nghĩ|luận)\s+của\s+(?:bạn|anh|chị|em)",
             r"(?:suy\s+nghĩ|suy\s+luận)[^.\n]*(?:nguyên\s+văn|không\s+tóm\s+tắt|y\s+nguyên)",
-            r"(?:chép\s+lại\s+nguyên\s+văn|tiết\s+lộ)[^.\n]*(?:suy\s+nghĩ|suy\s+luận)",
+            r"(?:(?:chép\s+lại|sao\s+chép)\s+(?:nguyên\s+văn)|tiết\s+lộ)[^.\n]*(?:suy\s+nghĩ|suy\s+luận)",
         ),
         "id": (
             r"(?:penalaran|proses\s+berpikir|pemikiran|rantai\s+pemikiran)\s+(?:internal|tersembunyi|batin|mentah)",
@@ -237,7 +249,7 @@ COT_REQUEST = PatternSignal(
         "fr": (r"[ée]tape\s+par\s+[ée]tape|montre\s+ta\s+d[ée]marche|explique\s+ton\s+raisonnement",),
         "de": (r"Schritt[- ]f[uü]r[- ]Schritt|Rechenweg|L[oö]sungsweg",),
         "pt": (r"passo\s+a\s+passo|explique\s+seu\s+racioc[ií]nio",),
-        "it": (r"passo\s+(?:per|dopo)\s+passo|spiega\s+il\s+tuo\s+ragionamento",),
+        "it": (r"passo\s+(?:per|dopo)\s+passo|spiega\s+(?:il\s+tuo\s+)?ragionamento",),
         "other": (
             r"adım\s+adım|خطوة\s+بخطوة|từng\s+bước|langkah\s+demi\s+langkah|चरण\s+दर\s+चरण|"
             r"hatua\s+kwa\s+hatua|ধাপে\s+ধাপে|దశలవారీగా|ทีละขั้นตอน",

@@ -25,8 +25,7 @@ RUBRIC_GRADING = PatternSignal(
             r"below\s+|given\s+)?(?:candidate\s+|assistant'?s?\s+|model'?s?\s+|ai\s+)?" + _EN_OUTPUT + r"\b",
             r"\b" + _EN_OUTPUT + r"\b[^\n]*\bscale (?:of|from) \d+ ?(?:-|to|–) ?\d+",
             r"\b(?:preference|reward|quality|helpfulness|harmlessness)\s+scores?\b",
-            r"\bact as (?:a|an) (?:strict |expert |impartial |fair |demanding )?"
-            r"(?:grader|judge|evaluator|rater|annotator|reviewer)\b",
+            r"\bact as (?:a|an)\b[^.\n]*\b(?:grader|judge|evaluator|rater|annotator|reviewer)\b",
             r"\b(?:against|using|per|following|based on|according to)\s+(?:the|this|a|our|these)\s+"
             r"(?:\w+\s+)?(?:rubric|scoring criteria|grading criteria)\b",
             r"\b\d+[- ]point likert\b|\blikert scale\b",
@@ -55,7 +54,7 @@ LLM_JUDGE = PatternSignal(
     {
         "en": (
             r"\[\[(?:A|B|C|A=B|A>B|B>A|A>>B|B>>A|rating)\]\]",
-            r"\bassistant [AB]'?s? (?:answer|response)\b",
+            r"\bassistant\s+a\b(?s:.*)\bassistant\s+b\b",
             r"\b(?:two|both) (?:ai )?assistants\b",
             r"\bwhich (?:assistant|response|model|answer|output) is better\b",
             r"\bmodel_identifier\b",
@@ -75,12 +74,12 @@ ANSWER_FORMAT = PatternSignal(
         "en": (
             r"\\boxed\b",
             r"\b(?:after|following)\s+[\"'“]?####",
-            r"\bthe last line of your (?:response|answer)\b",
-            r"\b(?:answer|respond|reply)\s+with\s+(?:only|just)\s+(?:the\s+|a\s+)?"
-            r"(?:letter|number|final|numeric|option|choice|label|code)",
-            r"\b(?:final answer|answer)\s+(?:should|must)\s+be\s+(?:in|of)\s+the\s+(?:form|format)\b",
+            r"\blast line\b[^.\n]*\b(?:form|format)\b",
+            r"\b(?:answer|respond|reply)\s+with\s+(?:only|just)\b[^.\n]*\b(?:letter|number|"
+            r"numeric|option|choice|label)\b",
+            r"\b(?:final answer|answer)\s+(?:should|must)\s+be\b[^.\n]*\b(?:form|format)\b",
             r"\banswer:\s*\$(?:answer|letter)\b",
-            r"\brespond with the code only\b|\b(?:return|output) only the code\b",
+            r"\b(?:code|function body)\s+only\b",
         ),
         "any": (
             r"(?:^|\n)[ \t]*(?:answer|a|antwort|r[ée]ponse|respuesta|resposta|risposta|答案|答え|"
