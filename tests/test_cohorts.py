@@ -20,7 +20,9 @@ from distillguard.scoring import score_accounts
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
 
-def account(account_id: str, n: int, hours: dict[int, int] | None = None, **kw: Any) -> dict[str, Any]:
+def account(
+    account_id: str, n: int, hours: dict[int, int] | None = None, **kw: Any
+) -> dict[str, Any]:
     row: dict[str, Any] = {name: 0 for name in COUNTS}
     row.update(account_id=account_id, exchanges=n, input_tokens=10 * n, output_tokens=20 * n)
     for h, c in (hours or {10: n}).items():
@@ -66,9 +68,13 @@ def test_a_member_counts_for_at_most_member_exchanges() -> None:
 
 def test_members_on_one_schedule_are_aligned_and_people_in_many_time_zones_are_not() -> None:
     same = [account(f"s{i}", 48, hours={h: 2 for h in range(24)}) for i in range(3)]
-    zones = [account(f"z{i}", 40, hours={(9 + 8 * i + k) % 24: 5 for k in range(8)}) for i in range(3)]
+    zones = [
+        account(f"z{i}", 40, hours={(9 + 8 * i + k) % 24: 5 for k in range(8)}) for i in range(3)
+    ]
     attrs = table(same + zones)
-    groups = aggregate(attrs, {"same": [r["account_id"] for r in same], "zones": [r["account_id"] for r in zones]})
+    groups = aggregate(
+        attrs, {"same": [r["account_id"] for r in same], "zones": [r["account_id"] for r in zones]}
+    )
     by = {r["account_id"]: r for r in groups.to_pylist()}
     assert by["same"]["rhythm_alignment"] == pytest.approx(1.0)
     # three disjoint 8-hour shifts: each profile against the mean one, JS = (log2 1.5 + 1/3) / 2
@@ -76,7 +82,9 @@ def test_members_on_one_schedule_are_aligned_and_people_in_many_time_zones_are_n
 
 
 def test_hour_entropy_of_round_the_clock_and_one_hour() -> None:
-    assert hour_entropy(np.array([[1.0] * 24, [5.0] + [0.0] * 23, [0.0] * 24])).tolist() == pytest.approx([1.0, 0.0, 0.0])
+    assert hour_entropy(
+        np.array([[1.0] * 24, [5.0] + [0.0] * 23, [0.0] * 24])
+    ).tolist() == pytest.approx([1.0, 0.0, 0.0])
 
 
 def _population() -> tuple[pa.Table, pa.Table, dict[str, float]]:
@@ -95,7 +103,9 @@ def _population() -> tuple[pa.Table, pa.Table, dict[str, float]]:
     rules = load_rules()
     own = score_accounts(attrs, rules)
     risk = dict(zip(own.account_id, own.risk.tolist(), strict=True))
-    tok = pa.table({k: [t[i] for t in tokens] for i, k in enumerate(("account_id", "kind", "token"))})
+    tok = pa.table(
+        {k: [t[i] for t in tokens] for i, k in enumerate(("account_id", "kind", "token"))}
+    )
     return attrs, tok, risk
 
 
@@ -118,13 +128,23 @@ def test_a_passing_cohort_links_its_members_into_one_cluster() -> None:
     rules = load_rules()
     cohorts = score_cohorts(attrs, tok, rules, risk)
     clusters = link(
-        tok, risk, rules.linking, cohorts=cohorts.linking(rules.cohorts.gate), admit=rules.cohorts.admit
+        tok,
+        risk,
+        rules.linking,
+        cohorts=cohorts.linking(rules.cohorts.gate),
+        admit=rules.cohorts.admit,
     )
     assert sorted(clusters.members.values()) == [[f"s{i}" for i in range(6)]]
 
 
 def test_no_cohort_without_shared_tokens() -> None:
     attrs = table([account("a", 10)])
-    empty = pa.table({"account_id": pa.array([], pa.string()), "kind": pa.array([], pa.string()), "token": pa.array([], pa.string())})
+    empty = pa.table(
+        {
+            "account_id": pa.array([], pa.string()),
+            "kind": pa.array([], pa.string()),
+            "token": pa.array([], pa.string()),
+        }
+    )
     out = score_cohorts(attrs, empty, load_rules(), {})
     assert out.risk == {} and out.linking(0.5) == {}

@@ -19,7 +19,9 @@ def test_posterior_lower_bound_in_closed_form() -> None:
     quantiles have closed forms: Beta(1, 1) → q; Beta(1 + n, 1) → q^(1/(n+1));
     Beta(1, 1 + n) → 1 − (1 − q)^(1/(n+1))."""
     q = 0.1
-    got = posterior_lower(np.array([0.0, 1.0, 0.0, 3.0]), np.array([0.0, 1.0, 1.0, 3.0]), 0.5, 2.0, q)
+    got = posterior_lower(
+        np.array([0.0, 1.0, 0.0, 3.0]), np.array([0.0, 1.0, 1.0, 3.0]), 0.5, 2.0, q
+    )
     want = [q, q ** (1 / 2), 1 - (1 - q) ** (1 / 2), q ** (1 / 4)]
     assert np.allclose(got, want)
 

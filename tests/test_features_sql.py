@@ -111,7 +111,12 @@ def rows() -> dict[str, dict[str, Any]]:
     con.register("accounts", pa.Table.from_pylist(ACCOUNTS))
     con.register(
         "_releases",
-        pa.table({"model": ["m2"], "released_at": pa.array([_t("2026-05-02 00:00")], pa.timestamp("us", tz="UTC"))}),
+        pa.table(
+            {
+                "model": ["m2"],
+                "released_at": pa.array([_t("2026-05-02 00:00")], pa.timestamp("us", tz="UTC")),
+            }
+        ),
     )
     con.register("_disposable", pa.table({"domain": ["mailinator.com"]}))
     feats = con.sql(account_features_sql("sig", "_releases")).to_arrow_table()
@@ -159,7 +164,10 @@ def test_hours_rhythm_templates_and_topics(rows: dict[str, dict[str, Any]]) -> N
     # gaps 600, 134 400 and 37 800 s: mean 57 600, population sd 56 389.4
     assert a["gap_cv"] == pytest.approx(math.sqrt(3_179_760_000) / 57_600)
     assert a["gap_median_s"] == 37_800
-    assert (a["top_head_share"], a["top_tail_share"]) == (0.5, 0.5)  # heads 1,1,2,3; tails 11,12,11,13
+    assert (a["top_head_share"], a["top_tail_share"]) == (
+        0.5,
+        0.5,
+    )  # heads 1,1,2,3; tails 11,12,11,13
     assert a["topic_breadth"] == pytest.approx(math.log(4) / math.log(5))  # one each of 4 areas
 
 
@@ -198,7 +206,12 @@ def test_identity_attributes(rows: dict[str, dict[str, Any]]) -> None:
     assert (a["pathway_n"], a["pathway_share"], b["pathway_n"]) == (2, 0.5, 0)
     assert (a["established_business"], b["established_business"]) == (0.0, 1.0)
     assert (a["allowlisted"], b["allowlisted"]) == (False, True)
-    assert (a["org_id"], a["verification"], a["tier"], a["program"]) == ("o1", "id", "scale", "research")
+    assert (a["org_id"], a["verification"], a["tier"], a["program"]) == (
+        "o1",
+        "id",
+        "scale",
+        "research",
+    )
 
 
 def test_link_tokens_of_habits_only(rows: dict[str, dict[str, Any]]) -> None:

@@ -216,7 +216,11 @@ def test_a_strong_cohort_admits_on_one_token_and_a_weaker_one_does_not() -> None
 def test_protected_accounts_join_only_through_identity() -> None:
     """A verified research account that happens to share a harness token with a campaign is
     not pulled in; sharing the campaign's payment method is another matter."""
-    rows = [(a, k, t) for a in ("c1", "c2", "c3", "lab") for k, t in (("system_prompt", "sys"), ("client_fp", "fp"))]
+    rows = [
+        (a, k, t)
+        for a in ("c1", "c2", "c3", "lab")
+        for k, t in (("system_prompt", "sys"), ("client_fp", "fp"))
+    ]
     risk = {"c1": 0.9, "c2": 0.9, "c3": 0.9, "lab": 0.01}
     assert "lab" in link(tokens(rows), risk, RULES.linking).of_account
     out = link(tokens(rows), risk, RULES.linking, protected=frozenset({"lab"}))
@@ -238,7 +242,9 @@ def test_an_account_behind_a_proxy_pool_links_through_its_rarest_subnets_only() 
 
 
 def test_a_suspicious_account_may_join_through_infrastructure_an_ordinary_one_may_not() -> None:
-    core = [(a, k, t) for a in ("c1", "c2", "c3") for k, t in (("payment", "pm"), ("client_fp", "fp"))]
+    core = [
+        (a, k, t) for a in ("c1", "c2", "c3") for k, t in (("payment", "pm"), ("client_fp", "fp"))
+    ]
     infra = [(a, "subnet", f"185.1.{k}") for a in ("c1", "c2", "c3", "x") for k in range(6)]
     crowd = [(f"o{i}", "asn", "7922") for i in range(300)]  # the subnets are rare among them
     for own, joins in ((0.5, True), (0.05, False)):

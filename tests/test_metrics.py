@@ -27,3 +27,27 @@ def test_calibration_reports_brier_and_a_reliability_table() -> None:
 def test_calibration_of_nothing_is_empty_not_an_error() -> None:
     assert calibration({}, truth({})) == {"accounts": 0, "brier": None, "bins": []}
     assert calibration({"x": 1.0}, truth({"x": "attack"}))["bins"][-1]["accounts"] == 1
+
+
+def test_recall_per_evasion_knob_and_false_positives_per_persona() -> None:
+    from distillguard.evaluate import render_markdown
+    from distillguard.evaluate.metrics import evaluate_flags
+
+    t = Truth(
+        label={"a1": "attack", "a2": "attack", "a3": "attack", "l1": "legit", "l2": "legit"},
+        persona={"a1": "x", "a2": "x", "a3": "y", "l1": "judge_lab", "l2": "hobbyist"},
+        campaign={"a1": "c1", "a2": "c1", "a3": "c2", "l1": None, "l2": None},
+        evasion={"a1": "aged", "a2": "aged", "a3": "none"},
+    )
+    exchanges = {"a1": 100, "a2": 300, "a3": 50, "l1": 10, "l2": 10}
+    m = evaluate_flags({"a1", "a3", "l1"}, exchanges, t)
+    assert m["evasion"] == {
+        "aged": {"accounts": 2, "recall": 0.5, "exchange_recall": 0.25},
+        "none": {"accounts": 1, "recall": 1.0, "exchange_recall": 1.0},
+    }
+    assert m["fp_by_persona"] == {
+        "hobbyist": {"flagged": 0, "accounts": 1},
+        "judge_lab": {"flagged": 1, "accounts": 1},
+    }
+    md = render_markdown({"methods": {"distillguard": m}})
+    assert "| aged | 2 | 0.5000 | 0.2500 |" in md

@@ -158,9 +158,7 @@ def _yaml_strings(value: object) -> Iterator[str]:
 
 def _simulator_runs() -> set[tuple[str, ...]]:
     # format fields ({task}, {np}) join the text around them as breaks
-    return {
-        run for s in simulator_strings() for run in _runs(re.sub(r"\{[^{}]*\}", BREAK, s))
-    }
+    return {run for s in simulator_strings() for run in _runs(re.sub(r"\{[^{}]*\}", BREAK, s))}
 
 
 def test_no_signal_pattern_shares_four_words_with_the_simulator() -> None:

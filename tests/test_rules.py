@@ -17,7 +17,7 @@ def test_packaged_rules_load_and_map_risk_to_verdicts() -> None:
         ("verdicts:\n  watch: 0.7\n  review: 0.6\n  act: 0.85\n", "rise strictly"),
         ("bias: high\n", "bias"),
         ("allowlist_verdict: maybe\n", "allowlist_verdict"),
-        ("institutional:\n  asn_org_pattern: \"(unclosed\"\n", "not a valid RE2 pattern"),
+        ('institutional:\n  asn_org_pattern: "(unclosed"\n', "not a valid RE2 pattern"),
         ("cohorts:\n  gate: 1.5\n", "cohorts.gate"),
         ("estimates:\n  lower_quantile: 0.9\n", "estimates.lower_quantile"),
     ],

@@ -71,4 +71,6 @@ def load_catalogue(path: str | Path | None) -> Catalogue:
     try:
         return Catalogue.model_validate({"models": data["models"]})
     except ValidationError as exc:
-        raise ConfigError(f"{path}: invalid model catalogue: {validation_problems(exc, 'models')}") from exc
+        raise ConfigError(
+            f"{path}: invalid model catalogue: {validation_problems(exc, 'models')}"
+        ) from exc

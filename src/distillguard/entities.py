@@ -110,8 +110,7 @@ def aggregate(
     rhythm_weight = np.minimum(exchanges, RHYTHM_EXCHANGES)
     weight_sum = np.maximum(np.add.reduceat(rhythm_weight[flat], starts), 1e-9)
     out["hour_entropy"] = (
-        np.add.reduceat((column(attrs, "hour_entropy") * rhythm_weight)[flat], starts)
-        / weight_sum
+        np.add.reduceat((column(attrs, "hour_entropy") * rhythm_weight)[flat], starts) / weight_sum
     )
     out["rhythm_alignment"] = _alignment(attrs, flat, starts, rhythm_weight, weight_sum)
     for name in MEAN_OF_MEMBERS:
@@ -130,7 +129,7 @@ def aggregate(
         active = np.maximum.reduceat(column(attrs, "active_days")[flat], starts).astype(np.int64)
     out["active_days"] = np.maximum(active, 1)
     out["volume_per_day"] = out["exchanges_total"] / out["active_days"]  # type: ignore[operator]
-    return pa.table(out)  # type: ignore[arg-type]
+    return pa.table(out)
 
 
 def _alignment(

@@ -44,13 +44,19 @@ def column(table: pa.Table, name: str) -> np.ndarray:
     return out
 
 
-def posterior_lower(k: np.ndarray, n: np.ndarray, rate: float, strength: float, q: float) -> np.ndarray:
+MAX_TRIALS = 1e12
+"""Trials beyond this add nothing a posterior can show (and overflow the incomplete beta)."""
+
+
+def posterior_lower(
+    k: np.ndarray, n: np.ndarray, rate: float, strength: float, q: float
+) -> np.ndarray:
     """Lower ``q`` quantile of Beta(strength·rate + k, strength·(1 − rate) + n − k)."""
     rate = float(np.clip(rate, _EPS, 1 - _EPS))
-    k = np.clip(k, 0.0, None)
-    n = np.maximum(n, k)
+    n = np.clip(n, 0.0, MAX_TRIALS)
+    k = np.clip(k, 0.0, n)
     out: np.ndarray = betaincinv(strength * rate + k, strength * (1 - rate) + n - k, q)
-    return out
+    return np.where(np.isfinite(out), out, np.divide(k, n, out=np.zeros_like(k), where=n > 0))
 
 
 class AccountEvidence(Detector):
@@ -90,6 +96,7 @@ class AccountEvidence(Detector):
         x = column(table, self.name)
         rule = self.rule
         if rule.estimate == "share":
+            x = np.clip(x, 0.0, 1.0)  # a share, whatever the input says
             n = column(table, rule.of)
             est = posterior_lower(
                 x * n, n, self.rate_, self.estimates.prior_strength, self.estimates.lower_quantile
@@ -109,7 +116,8 @@ class AccountEvidence(Detector):
 
     def score(self, table: pa.Table) -> pa.Array:
         rule = self.rule
-        e = np.clip((self.estimate(table) - rule.low) / (rule.high - rule.low), 0.0, 1.0)
+        judged = np.nan_to_num(self.estimate(table), nan=0.0, posinf=rule.high, neginf=rule.low)
+        e = np.clip((judged - rule.low) / (rule.high - rule.low), 0.0, 1.0)
         if rule.min_exchanges:
             e = np.where(column(table, "exchanges") >= rule.min_exchanges, e, 0.0)
         return pa.array(e, pa.float64())

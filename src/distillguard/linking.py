@@ -114,8 +114,10 @@ def link(
         df = len(accounts)
         if not 2 <= df <= config.max_token_accounts:
             continue
-        suspicious = np.mean([own_risk.get(a, 0.0) >= config.suspicious_risk for a in accounts])
-        if suspicious < config.token_suspicion and key not in gated:
+        suspicious_share = np.mean(
+            [own_risk.get(a, 0.0) >= config.suspicious_risk for a in accounts]
+        )
+        if suspicious_share < config.token_suspicion and key not in gated:
             continue
         if key[0] not in IDENTITY_KINDS and accounts & protected:
             # guilt by association stops at accounts with verified context of their own

@@ -87,7 +87,9 @@ class Cohorts(BaseModel, extra="forbid"):
         0.5, gt=0, le=1, description="a cohort at or above this risk links its members"
     )
     robust_below: int = Field(
-        10, ge=2, description="cohorts smaller than this are also scored without their most "
+        10,
+        ge=2,
+        description="cohorts smaller than this are also scored without their most "
         "suspicious member, and keep the lower risk",
     )
     protect: float = Field(

@@ -158,7 +158,9 @@ def scan(
     accounts = _account_findings(attrs, own, clusters, cluster_risk, share, rules, allowlisted)
     pq.write_table(accounts, out_dir / "accounts.parquet", compression="zstd")
     pq.write_table(cluster_table, out_dir / "clusters.parquet", compression="zstd")
-    pq.write_table(_cohort_findings(cohorts, rules), out_dir / "cohorts.parquet", compression="zstd")
+    pq.write_table(
+        _cohort_findings(cohorts, rules), out_dir / "cohorts.parquet", compression="zstd"
+    )
     result = ScanResult(out_dir, accounts, cluster_table, timings)
     _write_json(result, since, until)
     done()
@@ -225,9 +227,7 @@ def _cohort_findings(cohorts: CohortScores, rules: Rules) -> pa.Table:
             "account_ids": pa.array([cohorts.members[k] for k in keys], pa.list_(pa.string())),
             "risk": pa.array([round(cohorts.risk[k], 4) for k in keys], pa.float64()),
             "links": pa.array([cohorts.risk[k] >= rules.cohorts.gate for k in keys], pa.bool_()),
-            "reasons": pa.array(
-                [json.dumps(cohorts.reasons(rules, k)) for k in keys], pa.string()
-            ),
+            "reasons": pa.array([json.dumps(cohorts.reasons(rules, k)) for k in keys], pa.string()),
         }
     )
 

@@ -13,11 +13,11 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from distillguard.catalogue import Catalogue
+from distillguard.entities import with_derived
 from distillguard.errors import InputError
 from distillguard.evaluate.baselines import RateLimits, isolation_forest, rate_limit
 from distillguard.evaluate.delay import checkpoints, detection_delay
 from distillguard.evaluate.metrics import Truth, calibration, evaluate_flags
-from distillguard.entities import with_derived
 from distillguard.features import account_features_sql
 from distillguard.rules import Rules, load_rules
 from distillguard.store import Store

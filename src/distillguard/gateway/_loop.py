@@ -150,9 +150,7 @@ def watch_once(
         findings = out / "findings"
         if findings.exists():
             shutil.rmtree(findings)
-        catalogue = Catalogue.model_validate(
-            {"models": [m.model_dump() for m in config.models]}
-        )
+        catalogue = Catalogue.model_validate({"models": [m.model_dump() for m in config.models]})
         result = scan(
             store, load_rules(None), findings, since=since, until=until, catalogue=catalogue
         )

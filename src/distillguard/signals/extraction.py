@@ -44,14 +44,29 @@ TRACE_EXTRACTION = PatternSignal(
     {
         "en": (
             # your hidden / internal / raw … reasoning
-            r"\byour\s+(?:own\s+)?(?:" + _EN_WHOLE + r"\s+)?(?:" + _EN_HIDDEN + r"\s+){1,2}" + _EN_NOUN,
+            r"\byour\s+(?:own\s+)?(?:"
+            + _EN_WHOLE
+            + r"\s+)?(?:"
+            + _EN_HIDDEN
+            + r"\s+){1,2}"
+            + _EN_NOUN,
             # the hidden reasoning you … / behind … / that leads …
-            r"\bthe\s+(?:" + _EN_WHOLE + r"\s+)?(?:" + _EN_HIDDEN + r"\s+){1,2}" + _EN_NOUN
+            r"\bthe\s+(?:"
+            + _EN_WHOLE
+            + r"\s+)?(?:"
+            + _EN_HIDDEN
+            + r"\s+){1,2}"
+            + _EN_NOUN
             + r"\s+(?:(?:that|which)\s+)?(?:you\b|behind\b|lead)",
             # reveal / expose / dump … your reasoning, or the hidden reasoning
             r"\b(?:reveal|expose|disclose|leak|dump|transcribe|regurgitate|unveil|lay bare)\b[^.\n]*"
-            r"\b(?:your\b[^.\n]*" + _EN_NOUN + r"|(?:the|all)\s+(?:of\s+(?:the|your)\s+)?(?:"
-            + _EN_HIDDEN + r"\s+){1,2}" + _EN_NOUN + ")",
+            r"\b(?:your\b[^.\n]*"
+            + _EN_NOUN
+            + r"|(?:the|all)\s+(?:of\s+(?:the|your)\s+)?(?:"
+            + _EN_HIDDEN
+            + r"\s+){1,2}"
+            + _EN_NOUN
+            + ")",
             # your reasoning … verbatim / without summarising, and the other order
             r"\byour\b[^.\n]*" + _EN_NOUN + r"\b[^.\n]*" + _EN_VERBATIM,
             r"\b(?:verbatim|unabridged|unedited|word[- ]for[- ]word)\b[^.\n]*\byour\b[^.\n]*"
@@ -246,7 +261,9 @@ COT_REQUEST = PatternSignal(
         "ko": (r"단계별|한\s*단계씩|풀이\s*과정|차근차근",),
         "ru": (r"шаг\s+за\s+шагом|по\s+шагам|пошагов|ход\s+(?:решения|рассуждений)",),
         "es": (r"paso\s+a\s+paso|muestra\s+el\s+procedimiento|explica\s+tu\s+razonamiento",),
-        "fr": (r"[ée]tape\s+par\s+[ée]tape|montre\s+ta\s+d[ée]marche|explique\s+ton\s+raisonnement",),
+        "fr": (
+            r"[ée]tape\s+par\s+[ée]tape|montre\s+ta\s+d[ée]marche|explique\s+ton\s+raisonnement",
+        ),
         "de": (r"Schritt[- ]f[uü]r[- ]Schritt|Rechenweg|L[oö]sungsweg",),
         "pt": (r"passo\s+a\s+passo|explique\s+seu\s+racioc[ií]nio",),
         "it": (r"passo\s+(?:per|dopo)\s+passo|spiega\s+(?:il\s+tuo\s+)?ragionamento",),

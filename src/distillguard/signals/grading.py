@@ -22,7 +22,9 @@ RUBRIC_GRADING = PatternSignal(
         "en": (
             r"\breward model\b",
             r"\b(?:score|grade|rate|evaluate|judge|assess)\s+(?:the\s+|this\s+|each\s+|these\s+|following\s+|"
-            r"below\s+|given\s+)?(?:candidate\s+|assistant'?s?\s+|model'?s?\s+|ai\s+)?" + _EN_OUTPUT + r"\b",
+            r"below\s+|given\s+)?(?:candidate\s+|assistant'?s?\s+|model'?s?\s+|ai\s+)?"
+            + _EN_OUTPUT
+            + r"\b",
             r"\b" + _EN_OUTPUT + r"\b[^\n]*\bscale (?:of|from) \d+ ?(?:-|to|–) ?\d+",
             r"\b(?:preference|reward|quality|helpfulness|harmlessness)\s+scores?\b",
             r"\bact as (?:a|an)\b[^.\n]*\b(?:grader|judge|evaluator|rater|annotator|reviewer)\b",
@@ -40,7 +42,9 @@ RUBRIC_GRADING = PatternSignal(
             r"(?:оцени|поставь\s+оценку|выставь\s+балл)[^.\n]*(?:ответ|отклик)",
             r"ответ[^.\n]*(?:по\s+шкале|от\s+\d+\s+до\s+\d+)",
         ),
-        "es": (r"(?:califica|punt[uú]a|eval[uú]a|ponle\s+una\s+nota)[^.\n]*(?:respuesta|contestaci[oó]n)",),
+        "es": (
+            r"(?:califica|punt[uú]a|eval[uú]a|ponle\s+una\s+nota)[^.\n]*(?:respuesta|contestaci[oó]n)",
+        ),
         "fr": (r"(?:note|notez|[ée]value|[ée]valuez)[^.\n]*r[ée]ponse",),
         "de": (r"(?:bewerte|benote|bewerten\s+Sie)[^.\n]*Antwort",),
         "ja": (r"(?:回答|応答|返答)を[^。\n]*(?:評価|採点)",),

@@ -92,7 +92,9 @@ ASNS: tuple[Asn, ...] = (
     Asn(4538, "CERNET", "academic", "CN", ("166.111", "202.112")),
     Asn(2907, "SINET Japan", "academic", "JP", ("133.11", "130.69")),
     Asn(766, "RedIRIS", "academic", "ES", ("130.206", "147.96")),
-    Asn(137, "GARR Italian academic and research network", "academic", "IT", ("131.114", "193.205")),
+    Asn(
+        137, "GARR Italian academic and research network", "academic", "IT", ("131.114", "193.205")
+    ),
     Asn(1916, "Rede Nacional de Ensino e Pesquisa", "academic", "BR", ("143.107", "200.130")),
     Asn(1237, "KREONET", "academic", "KR", ("134.75", "150.183")),
     Asn(2200, "RENATER", "academic", "FR", ("193.48", "194.57")),

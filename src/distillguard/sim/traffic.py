@@ -12,8 +12,6 @@ import numpy as np
 
 from distillguard.schema import EXCHANGES
 from distillguard.sim import templates as T
-from distillguard.sim.adversarial.benign_text import NATIVE_LANGUAGES, native_question, stepwise
-from distillguard.sim.adversarial.compose import COMPOSERS
 from distillguard.sim import timing
 from distillguard.sim.actors import (
     MODELS,
@@ -24,6 +22,8 @@ from distillguard.sim.actors import (
     Account,
     Profile,
 )
+from distillguard.sim.adversarial.benign_text import NATIVE_LANGUAGES, native_question, stepwise
+from distillguard.sim.adversarial.compose import COMPOSERS
 from distillguard.sim.textpool import TextPools
 from distillguard.sim.timing import DAY, US
 

@@ -41,7 +41,7 @@ OPERATION_MIX = {
 """Share of the attack traffic of the ``adversarial`` scenario per operation."""
 
 
-def ADVERSARIAL_GROUPS() -> dict[str, Group]:  # noqa: N802 - a registry, read like a constant
+def ADVERSARIAL_GROUPS() -> dict[str, Group]:
     """Every hard negative and operation as a simulator group, by name."""
     from distillguard.sim.actors import Group
     from distillguard.sim.adversarial.attackers import OPERATIONS, operation

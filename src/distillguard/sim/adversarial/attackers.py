@@ -66,7 +66,11 @@ _HARNESS_UA = (
     "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
     "python-httpx/0.27.0",
 )
-_OPERATOR = (("CN", ("US", "SG", "HK", "GB")), ("RU", ("DE", "US", "TR")), ("HK", ("US", "CA", "AU")))
+_OPERATOR = (
+    ("CN", ("US", "SG", "HK", "GB")),
+    ("RU", ("DE", "US", "TR")),
+    ("HK", ("US", "CA", "AU")),
+)
 _AGENT_TOOLS = json.dumps(
     [
         {
@@ -167,7 +171,9 @@ def _fixed_templates(r: random.Random, target: str) -> tuple[str, ...]:
     return tuple(opening + shape + closing for shape in shapes)
 
 
-def _profile(op: Operation, r: random.Random, max_tokens: int, temperature: float | None) -> Profile:
+def _profile(
+    op: Operation, r: random.Random, max_tokens: int, temperature: float | None
+) -> Profile:
     fixed = () if "paraphrase" in op.knobs else _fixed_templates(r, op.target)
     common = {
         "wrappers": fixed,
@@ -231,13 +237,16 @@ def operation(
         fp = infra.client_fp(f"{op.campaign_id}/{ua}/{r.random()}")
         max_tokens = r.choice((8000, 12000, 16000, 20000, 24000, 30000))
         temperature = r.choice((None, 0.6, 0.7, 1.0))
-        system = r.choice(
-            (
-                "You are an expert problem solver. Be thorough and precise.",
-                "You are a world-class tutor. Leave nothing out.",
-                "Act as a senior researcher. Give complete, rigorous answers.",
+        system = (
+            r.choice(
+                (
+                    "You are an expert problem solver. Be thorough and precise.",
+                    "You are a world-class tutor. Leave nothing out.",
+                    "Act as a senior researcher. Give complete, rigorous answers.",
+                )
             )
-        ) + f" [{r.choice(('job', 'batch', 'run'))}-{r.randrange(10_000):04d}]"
+            + f" [{r.choice(('job', 'batch', 'run'))}-{r.randrange(10_000):04d}]"
+        )
         profile = _profile(op, r, max_tokens, temperature)
         operator_langs = tuple(
             ["en", *r.sample([lang for lang in LANGUAGES if lang != "en"], r.randint(3, 6))]
@@ -364,7 +373,9 @@ OPERATIONS: dict[str, tuple[Operation, str]] = {
     ),
     "adv_grader": (
         Operation(
-            "adv-grader", "grading", frozenset(("aged", "volume", "payment", "jitter", "residential"))
+            "adv-grader",
+            "grading",
+            frozenset(("aged", "volume", "payment", "jitter", "residential")),
         ),
         "Reward-model harvest (graded critiques) from aged, verified, single-card accounts at ordinary volumes.",
     ),

@@ -123,7 +123,11 @@ _ASKS = {
     "ko": ("{t}이란 무엇인가요?", "{t}를 쉽게 설명해 주세요.", "{t}가 왜 중요한가요?"),
     "ru": ("Что такое {t}?", "Объясни простыми словами: {t}.", "Почему важна тема: {t}?"),
     "es": ("¿Qué es {t}?", "¿Me explicas {t} de forma sencilla?", "¿Por qué importa {t}?"),
-    "fr": ("C'est quoi {t} ?", "Tu peux m'expliquer {t} simplement ?", "Pourquoi {t} est important ?"),
+    "fr": (
+        "C'est quoi {t} ?",
+        "Tu peux m'expliquer {t} simplement ?",
+        "Pourquoi {t} est important ?",
+    ),
     "de": ("Was ist {t}?", "Kannst du {t} einfach erklären?", "Warum ist {t} wichtig?"),
     "pt": ("O que é {t}?", "Pode explicar {t} de forma simples?", "Por que {t} é importante?"),
     "it": ("Cos'è {t}?", "Puoi spiegarmi {t} in modo semplice?", "Perché {t} è importante?"),
@@ -185,7 +189,7 @@ JUDGE_PAIR_SYSTEM = (
     "follows the user's instructions and answers the user's question better. Avoid any position "
     "biases and ensure that the order in which the responses were presented does not influence "
     "your decision. Do not allow the length of the responses to influence your evaluation. Be as "
-    'objective as possible. After providing your explanation, output your final verdict by '
+    "objective as possible. After providing your explanation, output your final verdict by "
     'strictly following this format: "[[A]]" if assistant A is better, "[[B]]" if assistant B '
     'is better, and "[[C]]" for a tie.'
 )

@@ -320,7 +320,10 @@ def finetune_customers(
         switch = T0 + rng.uniform(5, WINDOW_DAYS - 5) * DAY
         base = str(rng.choice([MODELS[1], MODELS[0]]))
         tag = "".join(f"{int(b):02x}" for b in rng.integers(0, 256, 4))
-        acct.custom_model = (f"ft:{base}:{company}:support-v{int(rng.integers(1, 9))}:{tag}", switch)
+        acct.custom_model = (
+            f"ft:{base}:{company}:support-v{int(rng.integers(1, 9))}:{tag}",
+            switch,
+        )
         out.append(acct)
     return out
 
@@ -332,7 +335,9 @@ def org_fleets(rng: np.random.Generator, total: int, scale: float, ids: Ids) -> 
     orgs = max(1, total // 20_000)
     for o, budget in enumerate(volumes(rng, total, orgs, 0.4)):
         country = str(rng.choice(["US", "DE", "GB", "JP", "FR", "IN"]))
-        domain = f"{rng.choice(['northwind', 'contoso', 'fabrikam', 'tailspin', 'wingtip'])}-{o}.com"
+        domain = (
+            f"{rng.choice(['northwind', 'contoso', 'fabrikam', 'tailspin', 'wingtip'])}-{o}.com"
+        )
         org_id = ids.new("org_")
         card = infra.payment_fp(rng)
         office = infra.asn_in(rng, "corporate", country)
