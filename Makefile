@@ -51,6 +51,10 @@ SCALE ?= 1000000
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sim_ingest.py --scale $(SCALE) $(if $(wildcard ../shared/corpus),--corpus ../shared/corpus)
 
-# Detection evaluation (not a test): make evaluate SCALE=1000000
+# Detection evaluation (not a test; a regression on our own simulator):
+#   make evaluate SCALE=1000000 SEEDS=4242
+SEEDS ?= 4242
 evaluate: $(STAMP)
-	$(BIN)/python benchmarks/detection_eval.py --corpus ../shared/corpus --scale $(SCALE)
+	$(BIN)/python benchmarks/detection_eval.py --corpus ../shared/corpus --scale $(SCALE) --scenario adversarial --seeds $(SEEDS); \
+	a=$$?; $(BIN)/python benchmarks/detection_eval.py --corpus ../shared/corpus --scale $(SCALE) --scenario mixed --seeds $(SEEDS); \
+	m=$$?; exit $$((a || m))

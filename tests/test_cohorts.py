@@ -148,3 +148,22 @@ def test_no_cohort_without_shared_tokens() -> None:
     )
     out = score_cohorts(attrs, empty, load_rules(), {})
     assert out.risk == {} and out.linking(0.5) == {}
+
+
+def test_a_typical_group_is_its_median_member() -> None:
+    """Three customers and one heavy extraction account: pooled, a third of the traffic asks
+    for the internal reasoning; the median member asks for none of it."""
+    rows = [account(f"c{i}", 30) for i in range(3)] + [account("x", 30, trace_n=30)]
+    attrs = table(rows)
+    pooled = aggregate(attrs, {"g": ["c0", "c1", "c2", "x"]}, member_exchanges=30).to_pylist()[0]
+    typical = aggregate(
+        attrs, {"g": ["c0", "c1", "c2", "x"]}, member_exchanges=30, typical=True
+    ).to_pylist()[0]
+    assert pooled["trace_share"] == 0.25 and typical["trace_share"] == 0.0
+    assert typical["exchanges"] == 120  # the trials behind it stay pooled
+    mostly = aggregate(
+        table([account(f"x{i}", 30, trace_n=9) for i in range(3)] + [account("c", 30)]),
+        {"g": ["x0", "x1", "x2", "c"]},
+        typical=True,
+    ).to_pylist()[0]
+    assert mostly["trace_share"] == pytest.approx(0.3)

@@ -75,19 +75,19 @@ EXCHANGES = [
     # account A: four exchanges over three days
     _exchange("a1", "A", "2026-05-01 10:00", "m1", fires=("trace_extraction", "answer_format", "coding", "institutional"),
               thinking=True, temperature=0.0, max_tokens=1000, input_tokens=10, output_tokens=100,
-              system_fp=7, head_fp=1, tail_fp=11, params_fp=5, prompt_fp=21),
+              system_fp=7, head_fp=1, tail_fp=11, params_fp=5, prompt_fp=16),
     _exchange("a2", "A", "2026-05-01 10:10", "m1", fires=("cot_request", "rubric_grading", "math", "agentic", "institutional"),
               status=429, n_messages=3, temperature=0.7, max_tokens=1000, input_tokens=20, output_tokens=0,
-              ip="1.2.3.5", system_fp=7, tools_fp=9, head_fp=1, tail_fp=12, params_fp=6, prompt_fp=22),
+              ip="1.2.3.5", system_fp=7, tools_fp=9, head_fp=1, tail_fp=12, params_fp=6, prompt_fp=24),
     _exchange("a3", "A", "2026-05-02 23:30", "m2", fires=("censorship_rewrite", "planning", "non_latin"),
               status=403, n_messages=5, input_tokens=30, output_tokens=60, asn=200, country="DE",
-              system_fp=7, tools_fp=9, head_fp=2, tail_fp=11, params_fp=5, prompt_fp=21),
+              system_fp=7, tools_fp=9, head_fp=2, tail_fp=11, params_fp=5, prompt_fp=16),
     _exchange("a4", "A", "2026-05-03 10:00", "m2", fires=("trace_extraction", "llm_judge"),
               thinking=True, temperature=0.0, max_tokens=4000, input_tokens=40, output_tokens=400,
-              ip="9.9.9.9", head_fp=3, tail_fp=13, params_fp=5, prompt_fp=23),
+              ip="9.9.9.9", head_fp=3, tail_fp=13, params_fp=5, prompt_fp=41),
     # account B: two exchanges on the release day
-    _exchange("b1", "B", "2026-05-02 05:00", "m2", max_tokens=4000, prompt_fp=31),
-    _exchange("b2", "B", "2026-05-02 06:00", "m2", max_tokens=4000, prompt_fp=32),
+    _exchange("b1", "B", "2026-05-02 05:00", "m2", max_tokens=4000, prompt_fp=48),
+    _exchange("b2", "B", "2026-05-02 06:00", "m2", max_tokens=4000, prompt_fp=56),
 ]  # fmt: skip
 
 ACCOUNTS = [
@@ -186,9 +186,10 @@ def test_release_window_and_items_sent_to_several_models(rows: dict[str, dict[st
     # m2 released 2026-05-02 00:00: A's a3 and a4 fall in the 48 hours, both on m2
     assert (a["release_window_n"], a["release_n"], a["release_share"]) == (2, 2, 1.0)
     assert (b["release_window_n"], b["release_n"]) == (2, 2)
-    # prompts 21 (on m1 and m2), 22, 23: three items, one sent to two models
-    assert (a["items"], a["multi_model_items"]) == (3, 1)
-    assert a["multi_model_share"] == pytest.approx(1 / 3)
+    # items are counted on prompts whose hash is a multiple of 8: 16 (on m1 and m2) and 24,
+    # not 41; two items, one sent to two models
+    assert (a["items"], a["multi_model_items"]) == (2, 1)
+    assert a["multi_model_share"] == pytest.approx(1 / 2)
 
 
 def test_identity_attributes(rows: dict[str, dict[str, Any]]) -> None:
@@ -198,6 +199,7 @@ def test_identity_attributes(rows: dict[str, dict[str, Any]]) -> None:
     # dev.0001 … dev.0005 under one stem: a run of five sequential sign-ups
     assert (a["email_stem"], a["stem_accounts"], a["email_pattern"]) == ("dev.@mail.test", 5, 1.0)
     assert b["email_pattern"] == 1.0  # a disposable domain
+    assert (a["email_sequential"], b["email_sequential"]) == (True, False)
     # pm1 pays for A (org o1), B and C2 (both org o2): two organisations
     assert (a["shared_payment"], b["shared_payment"]) == (2, 2)
     assert (a["billing_mismatch"], b["billing_mismatch"]) == (1.0, 0.0)  # DE vs US traffic
@@ -227,3 +229,5 @@ def test_link_tokens_of_habits_only(rows: dict[str, dict[str, Any]]) -> None:
     assert not any(k == "tools" for _, k, _ in got)  # two uses: not three
     assert ("A", "payment", "pm1") in got and ("B", "payment", "pm1") in got
     assert ("A", "email_stem", "dev.@mail.test") in got
+    # a disposable address is evidence about the account, not a link to others
+    assert not any(a == "B" and k == "email_stem" for a, k, _ in got)

@@ -378,3 +378,21 @@ def test_only_catalogued_releases_count_as_releases(tmp_path: Path) -> None:
     signals = lambda a: {r["signal"] for r in json.loads(rows[a]["reasons"])}  # noqa: E731
     assert "release_share" not in signals("ft")
     assert "release_share" in signals("early")
+
+
+def test_the_detection_benchmark_runs_and_checks_its_targets(corpus: Path, tmp_path: Path) -> None:
+    """benchmarks/detection_eval.py cannot rot: a small run prints the report with every
+    target checked (at this scale the targets need not be met)."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "detection_eval.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--corpus", str(corpus), "--scale", "20000",
+         "--seeds", "2", "--no-baselines", "--work", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    out = done.stdout
+    assert "| target | met | measured |" in out and "recall ≥ 95 %: aged alone" in out
+    assert "0 false positives: judge_lab" in out and "all targets met:" in out

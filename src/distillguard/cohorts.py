@@ -7,10 +7,12 @@ client stack, one parameter habit), a payment method, a proxy range, the minutes
 in. Every token that at least ``min_accounts`` accounts share defines a *cohort*, whether or
 not any holder looks suspicious.
 
-Each cohort is scored as one entity (:mod:`distillguard.entities`: its members' traffic
-summed, each member counting for at most ``member_exchanges`` exchanges so that one heavy
-account cannot colour a popular token, and scored again without its most suspicious member,
-keeping the lower risk) with the account evidence plus ``cohort_evidence``,
+Each cohort is scored as one entity (:mod:`distillguard.entities`: the shares, ratios and
+identity of its median member, with the trials of all its members behind them, each member
+counting for at most ``member_exchanges`` exchanges, so that a minority of campaign accounts
+cannot colour a token thousands of customers hold; a small cohort is scored again without its
+most suspicious member, keeping the lower risk) with the account evidence plus
+``cohort_evidence``,
 against the population of cohorts. Summed, a cohort's shares rest on thousands of exchanges
 where each member's rest on dozens, so the evidence is decided by what the cohort *does*. The
 users of one agent product share its system prompt and tools, an organisation's teams share a
@@ -108,6 +110,7 @@ def _table(
         {cohort_id(k): v for k, v in groups.items()},
         member_exchanges=rules.cohorts.member_exchanges,
         with_days=False,
+        typical=True,
     )
     key_of = {cohort_id(k): k for k in groups}
     harness = []
@@ -148,10 +151,13 @@ def score_cohorts(
     )
     table = _table(attrs, members, young, rules)
     scores = score_accounts(table, rules, cohort_rules(rules), fit_on=table)
+    first = dict(zip(scores.account_id, np.asarray(scores.risk, float).tolist(), strict=True))
+    # only a cohort that would link can be lowered to below the gate: score only those again
     without_top = {
         key: sorted(held, key=lambda a: (-own_risk.get(a, 0.0), a))[1:]
         for key, held in members.items()
         if len(held) < rules.cohorts.robust_below
+        and first.get(cohort_id(key), 0.0) >= rules.cohorts.gate
     }
     lower: dict[str, float] = {}
     if without_top:
@@ -159,10 +165,7 @@ def score_cohorts(
             _table(attrs, without_top, young, rules), rules, cohort_rules(rules), fit_on=table
         )
         lower = dict(zip(robust.account_id, np.asarray(robust.risk, float).tolist(), strict=True))
-    risk_of = {
-        cid: min(r, lower.get(cid, r))
-        for cid, r in zip(scores.account_id, np.asarray(scores.risk, float).tolist(), strict=True)
-    }
+    risk_of = {cid: min(r, lower.get(cid, r)) for cid, r in first.items()}
     scores.risk = np.array([risk_of[cid] for cid in scores.account_id])
     risk = {key: risk_of[cohort_id(key)] for key in members if cohort_id(key) in risk_of}
     return CohortScores(members, risk, table, scores)

@@ -54,18 +54,37 @@ def with_derived(table: pa.Table) -> pa.Table:
     return table.append_column("hour_entropy", values)
 
 
+TYPICAL = (
+    *SHARES,
+    "pathway_share",
+    "output_input_ratio",
+    "release_share",
+    "multi_model_share",
+    "hour_entropy",
+    "volume_per_day",
+    "shared_payment",
+    *MEAN_OF_MEMBERS,
+)
+"""The columns a ``typical`` group takes from its median member."""
+
+
 def aggregate(
     attrs: pa.Table,
     groups: Mapping[str, Sequence[str]],
     *,
     member_exchanges: float | None = None,
     with_days: bool = True,
+    typical: bool = False,
 ) -> pa.Table:
     """One row per group of ``groups`` (group id → member account ids), with the group id as
     ``account_id``: counts summed (each member's scaled to at most ``member_exchanges``),
     shares, ratios and entropy recomputed, identity averaged. ``with_days`` counts the
-    distinct active days of the group (else: its most active member's). Members missing from
-    ``attrs`` are ignored; a group with none is left out."""
+    distinct active days of the group (else: its most active member's). ``typical`` takes the
+    shares, ratios, rates and identity facts of the group's *median member* instead (weighted
+    by its exchanges up to ``member_exchanges``), keeping the pooled trials behind them: a
+    group judged by what most of its members do, so that a minority of campaign accounts
+    cannot colour a token thousands of customers hold. Members missing from ``attrs`` are
+    ignored; a group with none is left out."""
     index = {a: i for i, a in enumerate(attrs.column("account_id").to_pylist())}
     ids: list[str] = []
     members: list[np.ndarray] = []
@@ -129,7 +148,29 @@ def aggregate(
         active = np.maximum.reduceat(column(attrs, "active_days")[flat], starts).astype(np.int64)
     out["active_days"] = np.maximum(active, 1)
     out["volume_per_day"] = out["exchanges_total"] / out["active_days"]  # type: ignore[operator]
+    if typical:
+        weight = exchanges * scale
+        for name in TYPICAL:
+            if name in attrs.column_names:
+                out[name] = _weighted_median(column(attrs, name)[flat], weight[flat], starts, sizes)
     return pa.table(out)
+
+
+def _weighted_median(
+    values: np.ndarray, weights: np.ndarray, starts: np.ndarray, sizes: np.ndarray
+) -> np.ndarray:
+    """Per group (consecutive blocks of ``sizes``), the lowest value at which the group's
+    cumulative weight reaches half its total."""
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    order = np.lexsort((values, group))
+    v, w = values[order], np.maximum(weights[order], 1e-12)
+    cum = np.cumsum(w)
+    before = np.repeat(np.concatenate([[0.0], cum[np.cumsum(sizes)[:-1] - 1]]), sizes)
+    within = cum - before
+    half = np.repeat(np.add.reduceat(w, starts) / 2, sizes)
+    index = np.where(within >= half - 1e-9, np.arange(len(v)), len(v))
+    first: np.ndarray = v[np.minimum.reduceat(index, starts)]
+    return first
 
 
 def _alignment(

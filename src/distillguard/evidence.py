@@ -128,23 +128,31 @@ class AccountEvidence(Detector):
             return self.rate_
         return self.median_
 
-    def explain(self, table: pa.Table, row: int) -> Reason:
-        self._fitted(table)
-        value = float(column(table, self.name)[row])
-        est = float(self.estimate(table.slice(row, 1))[0])
+    def describe(self, value: float, estimate: float, trials: float) -> str:
+        """One line of evidence in words: the value, its population baseline and, for a share,
+        the bound it exceeds and the trials behind it."""
         rule = self.rule
+        kind = "population rate" if rule.estimate == "share" else "population median"
+        text = f"{rule.label}: {value:.3g} ({kind} {self.baseline():.3g})"
         if rule.estimate == "share":
-            trials = int(column(table, rule.of)[row])
-            how = (
-                f"{'lift' if rule.relative else 'at least'} {est:.3g} with "
-                f"{1 - self.estimates.lower_quantile:.0%} confidence, "
-                f"from {trials:,} {'exchanges' if rule.of == 'exchanges' else rule.of}"
+            unit = "exchanges" if rule.of == "exchanges" else rule.of
+            text += (
+                f"; {'lift' if rule.relative else 'at least'} {estimate:.3g} at "
+                f"{1 - self.estimates.lower_quantile:.0%} confidence from {int(trials):,} {unit}"
             )
         elif rule.estimate == "mean":
-            how = f"{est:.3g} after shrinking towards the population"
-        else:
-            how = ""
-        detail = f"{rule.label}: {value:.3g}" + (f" ({how})" if how else "")
+            text += f"; {estimate:.3g} after shrinking towards the population"
+        return text
+
+    def trials(self, table: pa.Table) -> np.ndarray:
+        """The trials behind each row's value (a share's ``of``, else its exchanges)."""
+        return column(table, self.rule.of if self.rule.estimate == "share" else "exchanges")
+
+    def explain(self, table: pa.Table, row: int) -> Reason:
+        self._fitted(table)
+        one = table.slice(row, 1)
+        value = float(column(one, self.name)[0])
+        detail = self.describe(value, float(self.estimate(one)[0]), float(self.trials(one)[0]))
         return Reason(self.name, value, self.baseline(), detail)
 
 

@@ -37,6 +37,11 @@ HABIT_SHARE = 0.3
 """A system prompt, tool set, parameter set or client is a habit of an account when at least
 this share of its exchanges use it."""
 
+ITEM_SAMPLE = 8
+"""Items sent to several models are counted on one prompt in this many (by the prompt's
+hash, so every copy of an item is in or out together): a quarter of the scan's cost saved on
+a share that a sample estimates as well."""
+
 RELEASE_HOURS = 48
 """Hours after a catalogued release in which moving to the new model is a pivot."""
 
@@ -198,15 +203,22 @@ def account_features_sql(
     signal_counts = ",\n  ".join(
         _count(f"s.{sig}", f"{stem}_n") for sig, stem in SIGNAL_COUNTS.items()
     )
-    hours = ",\n  ".join(_count(f"hour(s.ts) = {h}", name) for h, name in enumerate(HOURS))
+    hours = ",\n  ".join(
+        f"coalesce(sum(c) FILTER (WHERE h = {h}), 0) AS {name}" for h, name in enumerate(HOURS)
+    )
     shares = ",\n  ".join(f"{count} / exchanges AS {share}" for share, count in SHARES.items())
     created = (
         f"LEFT JOIN (SELECT account_id, created_at FROM {accounts}) acc ON acc.account_id = s.account_id"
         if accounts
         else "LEFT JOIN (SELECT NULL::VARCHAR AS account_id, NULL::TIMESTAMPTZ AS created_at WHERE false) acc ON false"
     )
+    habit = ",\n    ".join(
+        f"arg_max(v, c) FILTER (WHERE k = {i}) AS main_{name}_fp, "
+        f"max(c) FILTER (WHERE k = {i}) AS main_{name}_n"
+        for i, name in enumerate(("system", "tools", "params", "client"))
+    )
     return f"""
-WITH s AS (SELECT * FROM {signals}),
+WITH s AS NOT MATERIALIZED (SELECT * FROM {signals}),
 cap AS (
   SELECT coalesce(quantile_cont(m, {HIGH_CAP_QUANTILE}), 9e18) AS p90
   FROM (SELECT median(max_tokens) AS m FROM s WHERE max_tokens IS NOT NULL GROUP BY account_id)
@@ -218,15 +230,36 @@ win AS (  -- exchanges in the hours after a catalogued release, and those on the
     ON s.ts >= r.released_at AND s.ts < r.released_at + INTERVAL {RELEASE_HOURS} HOUR
   GROUP BY s.account_id
 ),
-heads AS (
-  SELECT account_id, max(c) AS top_head FROM (SELECT account_id, head_fp, count(*) c FROM s GROUP BY ALL) GROUP BY account_id
+fingerprints AS (  -- one scan: the account's templates, system prompts, tools, parameters, clients
+  SELECT account_id, head_fp, tail_fp, system_fp, tools_fp, params_fp,
+    coalesce(client_fp, 'ua:' || user_agent) AS client, count(*) AS c
+  FROM s
+  GROUP BY GROUPING SETS ((account_id, head_fp), (account_id, tail_fp), (account_id, system_fp),
+                          (account_id, tools_fp), (account_id, params_fp),
+                          (account_id, coalesce(client_fp, 'ua:' || user_agent)))
 ),
-tails AS (
-  SELECT account_id, max(c) AS top_tail FROM (SELECT account_id, tail_fp, count(*) c FROM s GROUP BY ALL) GROUP BY account_id
+templates AS (
+  SELECT account_id,
+    max(c) FILTER (WHERE head_fp IS NOT NULL) AS top_head,
+    max(c) FILTER (WHERE tail_fp IS NOT NULL) AS top_tail
+  FROM fingerprints GROUP BY account_id
 ),
-items AS (  -- distinct prompts, and those sent to two or more models (evaluation sweeps)
+habits AS (  -- each account's most used system prompt, tool set, parameter set and client
+  SELECT account_id,
+    {habit}
+  FROM (
+    SELECT account_id, c,
+      CASE WHEN system_fp IS NOT NULL THEN 0 WHEN tools_fp IS NOT NULL THEN 1
+           WHEN params_fp IS NOT NULL THEN 2 WHEN client IS NOT NULL THEN 3 END AS k,
+      coalesce(system_fp::VARCHAR, tools_fp::VARCHAR, params_fp::VARCHAR, client) AS v
+    FROM fingerprints WHERE head_fp IS NULL AND tail_fp IS NULL
+  ) WHERE k IS NOT NULL GROUP BY account_id
+),
+items AS (  -- distinct prompts (one in 8, by the prompt's hash: an item's copies stay together),
+            -- and those sent to two or more models (evaluation sweeps)
   SELECT account_id, count(*) AS items, count(*) FILTER (WHERE m >= 2) AS multi_model_items
-  FROM (SELECT account_id, prompt_fp, count(DISTINCT model) AS m FROM s GROUP BY ALL) GROUP BY account_id
+  FROM (SELECT account_id, prompt_fp, count(DISTINCT model) AS m FROM s
+        WHERE prompt_fp % {ITEM_SAMPLE} = 0 GROUP BY ALL) GROUP BY account_id
 ),
 topics AS (  -- spread over capability areas: 0 = one area only, 1 = evenly over all five
   SELECT account_id, -sum(c / t * ln(c / t)) / ln(5) AS topic_breadth
@@ -235,27 +268,13 @@ topics AS (  -- spread over capability areas: 0 = one area only, 1 = evenly over
                             WHEN planning THEN 'planning' ELSE 'other' END AS area, count(*) AS c
     FROM s GROUP BY ALL)) GROUP BY account_id
 ),
-habits AS (  -- each account's most used system prompt, tool set, parameter set and client
-  SELECT account_id,
-    arg_max(v, c) FILTER (WHERE k = 'system') AS main_system_fp,
-    max(c) FILTER (WHERE k = 'system') AS main_system_n,
-    arg_max(v, c) FILTER (WHERE k = 'tools') AS main_tools_fp,
-    max(c) FILTER (WHERE k = 'tools') AS main_tools_n,
-    arg_max(v, c) FILTER (WHERE k = 'params') AS main_params_fp,
-    max(c) FILTER (WHERE k = 'params') AS main_params_n,
-    arg_max(v, c) FILTER (WHERE k = 'client') AS main_client_fp,
-    max(c) FILTER (WHERE k = 'client') AS main_client_n
-  FROM (
-    SELECT account_id, 'system' AS k, system_fp::VARCHAR AS v, count(*) AS c FROM s
-      WHERE system_fp IS NOT NULL GROUP BY ALL
-    UNION ALL
-    SELECT account_id, 'tools', tools_fp::VARCHAR, count(*) FROM s WHERE tools_fp IS NOT NULL GROUP BY ALL
-    UNION ALL
-    SELECT account_id, 'params', params_fp::VARCHAR, count(*) FROM s GROUP BY ALL
-    UNION ALL
-    SELECT account_id, 'client', coalesce(client_fp, 'ua:' || user_agent), count(*) FROM s
-      WHERE client_fp IS NOT NULL OR user_agent IS NOT NULL GROUP BY ALL
-  ) GROUP BY account_id
+hours AS (
+  SELECT account_id, {hours}
+  FROM (SELECT account_id, hour(ts) AS h, count(*) AS c FROM s GROUP BY ALL) GROUP BY account_id
+),
+days AS (
+  SELECT account_id, count(*) AS active_days, list(d ORDER BY d) AS days
+  FROM (SELECT DISTINCT account_id, floor(epoch(ts) / 86400)::BIGINT AS d FROM s) GROUP BY account_id
 ),
 gaps AS (
   SELECT account_id, stddev_pop(g) / nullif(avg(g), 0) AS gap_cv, median(g) AS gap_median_s
@@ -268,8 +287,6 @@ base AS (
     count(*) AS exchanges,
     min(s.ts) AS first_seen,
     max(s.ts) AS last_seen,
-    count(DISTINCT date_trunc('day', s.ts)) AS active_days,
-    list(DISTINCT floor(epoch(s.ts) / 86400)::BIGINT) AS days,
     coalesce(sum(s.input_tokens), 0) AS input_tokens,
     coalesce(sum(s.output_tokens), 0) AS output_tokens,
     avg(s.max_tokens) AS mean_max_tokens,
@@ -287,7 +304,6 @@ base AS (
     {_count("s.status IN (401, 403)", "refused_n")},
     {_count("s.institutional", "institutional_n")},
     {_count(f"acc.created_at IS NOT NULL AND s.ts < acc.created_at + INTERVAL {YOUNG_DAYS} DAY", "young_n")},
-    {hours},
     count(DISTINCT s.model) AS models,
     count(DISTINCT s.ip) AS ips,
     count(DISTINCT s.asn) AS asns,
@@ -298,27 +314,30 @@ base AS (
   GROUP BY s.account_id
 )
 SELECT base.*,
+  dy.active_days, dy.days,
+  hr.* EXCLUDE (account_id),
   hb.* EXCLUDE (account_id),
   coalesce(w.release_window_n, 0) AS release_window_n,
   coalesce(w.release_n, 0) AS release_n,
   coalesce(w.release_n, 0) / greatest(coalesce(w.release_window_n, 0), 1) AS release_share,
-  i.items, i.multi_model_items,
-  i.multi_model_items / greatest(i.items, 1) AS multi_model_share,
+  coalesce(i.items, 0) AS items, coalesce(i.multi_model_items, 0) AS multi_model_items,
+  coalesce(i.multi_model_items, 0) / greatest(coalesce(i.items, 0), 1) AS multi_model_share,
   output_tokens / greatest(input_tokens, 1) AS output_input_ratio,
   {shares},
-  h.top_head / exchanges AS top_head_share,
-  t.top_tail / exchanges AS top_tail_share,
+  tm.top_head / exchanges AS top_head_share,
+  tm.top_tail / exchanges AS top_tail_share,
   tp.topic_breadth,
   g.gap_cv,
   g.gap_median_s
 FROM base
+JOIN days dy ON dy.account_id = base.account_id
+JOIN hours hr ON hr.account_id = base.account_id
 LEFT JOIN win w ON w.account_id = base.account_id
 LEFT JOIN items i ON i.account_id = base.account_id
-LEFT JOIN heads h ON h.account_id = base.account_id
-LEFT JOIN tails t ON t.account_id = base.account_id
+LEFT JOIN templates tm ON tm.account_id = base.account_id
 LEFT JOIN gaps g ON g.account_id = base.account_id
-LEFT JOIN habits hb ON hb.account_id = base.account_id
-LEFT JOIN topics tp ON tp.account_id = base.account_id"""
+LEFT JOIN topics tp ON tp.account_id = base.account_id
+LEFT JOIN habits hb ON hb.account_id = base.account_id"""
 
 
 def account_attributes_sql(features: str, disposable: str) -> str:
@@ -361,6 +380,7 @@ SELECT f.*,
   epoch(f.first_seen - a.created_at) / 86400.0 AS age_days,
   (a.verification IS NULL OR a.verification IN ('none', 'email'))::DOUBLE AS weak_verification,
   (d.domain IS NOT NULL OR coalesce(sg.dense, false))::DOUBLE AS email_pattern,
+  coalesce(sg.dense, false) AS email_sequential,
   (a.billing_country IS NOT NULL AND f.main_country IS NOT NULL
    AND a.billing_country <> f.main_country)::DOUBLE AS billing_mismatch,
   f.exchanges / greatest(f.active_days, 1) AS volume_per_day,
@@ -438,4 +458,4 @@ SELECT account_id, 'params', main_params_fp FROM {attributes} WHERE main_params_
 UNION
 SELECT account_id, 'payment', payment_fp FROM {attributes} WHERE payment_fp IS NOT NULL AND shared_payment > 1
 UNION
-SELECT account_id, 'email_stem', email_stem FROM {attributes} WHERE email_pattern > 0 AND stem_accounts >= 3"""
+SELECT account_id, 'email_stem', email_stem FROM {attributes} WHERE email_sequential AND stem_accounts >= 3"""

@@ -37,6 +37,7 @@ class AccountScores:
     baselines: dict[str, float]  # rule → population rate (shares) or median
     risk: np.ndarray
     estimates: dict[str, np.ndarray] = field(default_factory=dict)  # rule → judged value
+    trials: dict[str, np.ndarray] = field(default_factory=dict)  # rule → trials behind it
     detectors: dict[str, AccountEvidence] = field(default_factory=dict)
     capped: dict[int, str] = field(default_factory=dict)
     """Row → the rule whose ``alone`` cap held its verdict."""
@@ -47,6 +48,7 @@ class _Matrix:
     evidence: dict[str, np.ndarray]
     values: dict[str, np.ndarray]
     estimates: dict[str, np.ndarray]
+    trials: dict[str, np.ndarray]
     detectors: dict[str, AccountEvidence]
 
 
@@ -57,12 +59,13 @@ def evidence_matrix(
     detectors learn the population from ``fit_on`` (default: ``table`` itself)."""
     detectors = build(rules, rules_all.estimates)
     population = table if fit_on is None else fit_on
-    m = _Matrix({}, {}, {}, detectors)
+    m = _Matrix({}, {}, {}, {}, detectors)
     for name, det in detectors.items():
         det.fit(population)
         m.evidence[name] = np.asarray(det.score(table).to_numpy(zero_copy_only=False), float)
         m.values[name] = column(table, name)
         m.estimates[name] = det.estimate(table)
+        m.trials[name] = det.trials(table)
     return m
 
 
@@ -99,7 +102,7 @@ def score_accounts(
     baselines = {name: det.baseline() for name, det in m.detectors.items()}
     ids = table.column("account_id").to_pylist()
     return AccountScores(
-        ids, m.evidence, m.values, baselines, risk, m.estimates, m.detectors, capped
+        ids, m.evidence, m.values, baselines, risk, m.estimates, m.trials, m.detectors, capped
     )
 
 
@@ -144,14 +147,12 @@ def reasons(
     for contribution, name in sorted(terms, key=lambda t: -abs(t[0]))[:top]:
         value = float(scores.values[name][row])
         base = scores.baselines[name]
-        kind = "population rate" if items[name].estimate == "share" else "population median"
-        text = f"{items[name].label}: {value:.3g} ({kind} {base:.3g})"
-        if items[name].estimate == "share" and name in scores.estimates:
-            est = float(scores.estimates[name][row])
-            text += (
-                f"; {'lift' if items[name].relative else 'at least'} {est:.3g} at "
-                f"{1 - rules.estimates.lower_quantile:.0%} confidence"
-            )
+        det = scores.detectors.get(name)
+        text = (
+            det.describe(value, float(scores.estimates[name][row]), float(scores.trials[name][row]))
+            if det is not None
+            else f"{items[name].label}: {value:.3g} (population {base:.3g})"
+        )
         out.append(
             {
                 "signal": name,

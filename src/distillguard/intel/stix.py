@@ -195,7 +195,7 @@ def export_bundle(
     for r in acc:
         if r["domain"]:
             domains[r["domain"]] = domains.get(r["domain"], 0) + 1
-    disposable = {d.lower() for d in rules.disposable_domains}
+    disposable = rules.disposable
     for d, c in sorted(domains.items(), key=lambda kv: -kv[1]):
         # a webmail domain shared by a few members says nothing; disposable or dominant ones do
         if c >= settings.intel.min_accounts and (d in disposable or c >= 0.5 * n):

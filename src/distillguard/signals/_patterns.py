@@ -14,6 +14,13 @@ from dataclasses import dataclass, field
 
 import re2
 
+CHUNK_CHARS = 5000
+"""Most pattern text one compiled alternation holds. RE2 runs a pattern as a lazily built DFA
+in a fixed memory budget; one alternation of every language's extraction patterns overflows
+it and matching slows five-fold (5.4 s against 1.2 s per million prompts in DuckDB), so a
+signal is matched as an OR of alternations of at most this much pattern text, a language's
+patterns kept together."""
+
 
 @dataclass(frozen=True)
 class PatternSignal:
@@ -29,7 +36,7 @@ class PatternSignal:
     _compiled: tuple[tuple[str, re2._Regexp[bytes]], ...] = field(
         init=False, repr=False, compare=False
     )
-    _any: re2._Regexp[bytes] = field(init=False, repr=False, compare=False)
+    _any: tuple[re2._Regexp[bytes], ...] = field(init=False, repr=False, compare=False)
     _none: re2._Regexp[bytes] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -39,8 +46,10 @@ class PatternSignal:
             for p in ps
         )
         object.__setattr__(self, "_compiled", compiled)
-        # one alternation for match(): one pass over the text on the gateway's hot path
-        object.__setattr__(self, "_any", re2.compile(self.regex().encode()))
+        # a few alternations for match(): few passes over the text on the gateway's hot path
+        object.__setattr__(
+            self, "_any", tuple(re2.compile(r.encode()) for r in self.chunk_regexes())
+        )
         excluded = self.exclude_regex()
         object.__setattr__(self, "_none", re2.compile(excluded.encode()) if excluded else None)
 
@@ -52,6 +61,20 @@ class PatternSignal:
         """One alternation of every pattern, case-insensitive (RE2 and ``re`` syntax)."""
         return _alternation(self.patterns)
 
+    def chunk_regexes(self) -> list[str]:
+        """The patterns as alternations of at most :data:`CHUNK_CHARS` of pattern text each
+        (a language's patterns stay together); any of them matching is a match."""
+        chunks: list[dict[str, tuple[str, ...]]] = [{}]
+        size = 0
+        for lang, ps in self.patterns.items():
+            length = sum(len(p) for p in ps)
+            if chunks[-1] and size + length > CHUNK_CHARS:
+                chunks.append({})
+                size = 0
+            chunks[-1][lang] = ps
+            size += length
+        return [_alternation(c) for c in chunks]
+
     def exclude_regex(self) -> str | None:
         """One alternation of the exclusions, or None when there are none."""
         return _alternation(self.exclude) if self.exclude else None
@@ -60,8 +83,11 @@ class PatternSignal:
         """A DuckDB boolean expression over ``column`` (an identifier or expression). The
         exclusions run only on the rows the patterns matched (DuckDB evaluates a CASE branch
         for the selected rows alone)."""
-        literal = self.regex().replace("'", "''")
-        found = f"coalesce(regexp_matches({column}, '{literal}'), false)"
+        found = " OR ".join(
+            f"coalesce(regexp_matches({column}, '{r.replace(chr(39), chr(39) * 2)}'), false)"
+            for r in self.chunk_regexes()
+        )
+        found = f"({found})"
         excluded = self.exclude_regex()
         if excluded is None:
             return found
@@ -75,7 +101,7 @@ class PatternSignal:
         if not text:
             return False
         data = text.encode("utf-8", "surrogatepass")
-        if self._any.search(data) is None:
+        if not any(r.search(data) is not None for r in self._any):
             return False
         return self._none is None or self._none.search(data) is None
 
