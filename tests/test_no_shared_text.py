@@ -16,38 +16,23 @@ import ast
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from re._constants import (  # type: ignore[import-not-found]
+    AT,
+    BRANCH,
+    CATEGORY,
+    CATEGORY_SPACE,
+    IN,
+    LITERAL,
+    MAX_REPEAT,
+    MIN_REPEAT,
+    SUBPATTERN,
+)
 
 import yaml
 
 import distillguard
 from distillguard.signals import TEXT_SIGNALS
-
-try:
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-    from re._constants import (  # type: ignore[import-not-found]
-        AT,
-        BRANCH,
-        CATEGORY,
-        CATEGORY_SPACE,
-        IN,
-        LITERAL,
-        MAX_REPEAT,
-        MIN_REPEAT,
-        SUBPATTERN,
-    )
-except ImportError:  # pragma: no cover - Python < 3.11
-    import sre_parse  # type: ignore[no-redef]
-    from sre_constants import (  # type: ignore[no-redef]
-        AT,
-        BRANCH,
-        CATEGORY,
-        CATEGORY_SPACE,
-        IN,
-        LITERAL,
-        MAX_REPEAT,
-        MIN_REPEAT,
-        SUBPATTERN,
-    )
 
 PACKAGE = Path(distillguard.__file__).parent
 BREAK = "\x00"

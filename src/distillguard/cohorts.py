@@ -23,7 +23,6 @@ their tokens do not link them. A cohort at or above ``cohorts.gate`` makes its t
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +31,7 @@ import pyarrow as pa
 from distillguard.cluster_scoring import HARNESS_KINDS, YOUNG_SHARE
 from distillguard.entities import aggregate
 from distillguard.evidence import column
+from distillguard.linking import token_holders
 from distillguard.rules import Evidence, Rules
 from distillguard.scoring import AccountScores, reasons, score_accounts
 
@@ -81,16 +81,7 @@ def candidates(
     """(kind, token) → holders, for every linking token held by between ``min_accounts`` and
     ``max_accounts`` accounts (allowlisted accounts left out)."""
     settings = rules.cohorts
-    kinds = set(rules.linking.kinds)
-    holders: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for account, kind, token in zip(
-        tokens.column("account_id").to_pylist(),
-        tokens.column("kind").to_pylist(),
-        tokens.column("token").to_pylist(),
-        strict=True,
-    ):
-        if kind in kinds and token is not None and account not in exclude:
-            holders[(kind, token)].add(account)
+    holders = token_holders(tokens, frozenset(rules.linking.kinds), exclude)
     return {
         key: sorted(accounts)
         for key, accounts in sorted(holders.items())

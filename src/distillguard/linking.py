@@ -75,6 +75,23 @@ class Clusters:
     attachment: dict[str, float] = field(default_factory=dict)
 
 
+def token_holders(
+    tokens: pa.Table, kinds: frozenset[str], exclude: frozenset[str] = frozenset()
+) -> dict[tuple[str, str], set[str]]:
+    """(kind, token) → the accounts holding it, for the tokens of ``kinds`` in ``tokens``
+    (account_id, kind, token); null tokens and ``exclude``'s accounts left out."""
+    holders: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for account, kind, token in zip(
+        tokens.column("account_id").to_pylist(),
+        tokens.column("kind").to_pylist(),
+        tokens.column("token").to_pylist(),
+        strict=True,
+    ):
+        if token is not None and kind in kinds and account not in exclude:
+            holders[(kind, token)].add(account)
+    return holders
+
+
 def link(
     tokens: pa.Table,
     own_risk: dict[str, float],
@@ -99,15 +116,7 @@ def link(
     templates must not tie strangers together."""
     gated = cohorts or {}
     rarity_kinds = frozenset(config.rarity_kinds)
-    holders: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for account, kind, token in zip(
-        tokens.column("account_id").to_pylist(),
-        tokens.column("kind").to_pylist(),
-        tokens.column("token").to_pylist(),
-        strict=True,
-    ):
-        if token is not None and kind in config.kinds and account not in exclude:
-            holders[(kind, token)].add(account)
+    holders = token_holders(tokens, frozenset(config.kinds), exclude)
     population = max(len({a for accs in holders.values() for a in accs}), 2)
     weights: dict[tuple[str, str], float] = {}
     for key, accounts in holders.items():
