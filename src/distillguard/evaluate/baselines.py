@@ -62,9 +62,13 @@ BEHAVIOUR = (
 
 
 def isolation_forest(features: pa.Table, *, contamination: float = 0.05, seed: int = 0) -> set[str]:
-    """Accounts the isolation forest puts in its ``contamination`` most anomalous share."""
+    """Accounts the isolation forest puts in its ``contamination`` most anomalous share.
+
+    Rows are sorted by account first: the forest's subsamples depend on row order, and
+    DuckDB's grouped output has none, so the same data and seed give the same answer."""
     from sklearn.ensemble import IsolationForest
 
+    features = features.sort_by("account_id")
     cols = []
     for name in BEHAVIOUR:
         if name == "volume_per_day":
