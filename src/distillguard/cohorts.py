@@ -12,8 +12,7 @@ identity of its median member, with the trials of all its members behind them, e
 counting for at most ``member_exchanges`` exchanges, so that a minority of campaign accounts
 cannot colour a token thousands of customers hold; a small cohort is scored again without its
 most suspicious member, keeping the lower risk) with the account evidence plus
-``cohort_evidence``,
-against the population of cohorts. Summed, a cohort's shares rest on thousands of exchanges
+``cohort_evidence``, against the population of cohorts. Summed, a cohort's shares rest on thousands of exchanges
 where each member's rest on dozens, so the evidence is decided by what the cohort *does*. The
 users of one agent product share its system prompt and tools, an organisation's teams share a
 card, a class shares a campus: their cohorts score low because their traffic is ordinary, and
@@ -126,10 +125,10 @@ def score_cohorts(
 
     No single member decides a cohort: a cohort of fewer than ``robust_below`` members is
     scored twice, with all its members and without its most suspicious one (by ``own_risk``),
-    and keeps the lower risk (in a larger one, each member is a small part of the sum). A campaign account and
-    an ordinary customer who happen to share a generic system prompt or a popular client do not
-    make a harvesting cohort; eleven accounts running one harness do, with or without any one
-    of them."""
+    and keeps the lower risk (in a larger one, each member is a small part of the sum). A
+    campaign account and an ordinary customer who happen to share a generic system prompt or a
+    popular client do not make a harvesting cohort; eleven accounts running one harness do,
+    with or without any one of them."""
     members = candidates(tokens, rules, exclude)
     if not members:
         return CohortScores({}, {}, pa.table({"account_id": pa.array([], pa.string())}), None)

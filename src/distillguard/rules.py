@@ -74,7 +74,14 @@ class Cohorts(BaseModel, extra="forbid"):
     """Groups of accounts that share a token, scored as one entity (low-and-slow campaigns)."""
 
     report_kinds: list[str] = Field(
-        default_factory=lambda: ["system_prompt", "tools", "client_fp", "params", "payment"],
+        default_factory=lambda: [
+            "system_prompt",
+            "tools",
+            "client_fp",
+            "params",
+            "payment",
+            "email_stem",
+        ],
         description="cohorts of these kinds are written to cohorts.parquet (others only when "
         "they link)",
     )
@@ -113,7 +120,7 @@ class Linking(BaseModel, extra="forbid"):
     min_rarity: float = Field(ge=0, le=1)
     min_attachment: float = Field(ge=0)
     weak_member_risk: float = Field(
-        0.3,
+        0.15,
         ge=0,
         le=1,
         description="an account at this own risk may join a cluster through weak tokens alone",
@@ -127,10 +134,9 @@ class Linking(BaseModel, extra="forbid"):
     )
     kinds: dict[str, float]
     rarity_kinds: list[str] = Field(
-        default_factory=lambda: ["asn", "subnet", "sync", "signup", "client_fp", "system_prompt",
-                                 "tools", "params"],
+        default_factory=lambda: ["asn", "subnet", "sync", "signup", "params"],
         description="kinds whose weight falls with the number of accounts holding the token",
-    )  # fmt: skip
+    )
     cluster_weight: float = Field(ge=0, le=1)
 
 
