@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from distillguard.entities import aggregate
 from distillguard.evidence import column
-from distillguard.linking import Clusters
+from distillguard.linking import Clusters, token_holders
 from distillguard.rules import Evidence, Rules
 from distillguard.scoring import reasons, score_accounts
 from distillguard.store import Store
@@ -59,25 +59,26 @@ def cluster_rules(rules: Rules) -> dict[str, Evidence]:
     return {**rules.evidence, **rules.cluster_evidence}
 
 
-def harness_young(attrs: pa.Table, tokens: pa.Table, clusters: Clusters) -> dict[str, float]:
-    """Per cluster: the share of members that are young and hold a harness token (system
-    prompt, tools, client) that another member of the cluster holds too."""
-    young = dict(
+def young_accounts(attrs: pa.Table) -> dict[str, bool]:
+    """Account → whether it is young (at least ``YOUNG_SHARE`` of its traffic in its first
+    30 days)."""
+    return dict(
         zip(
             attrs.column("account_id").to_pylist(),
             (column(attrs, "young_share") >= YOUNG_SHARE).tolist(),
             strict=True,
         )
     )
+
+
+def harness_young(attrs: pa.Table, tokens: pa.Table, clusters: Clusters) -> dict[str, float]:
+    """Per cluster: the share of members that are young and hold a harness token (system
+    prompt, tools, client) that another member of the cluster holds too."""
+    young = young_accounts(attrs)
     held: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for account, kind, token in zip(
-        tokens.column("account_id").to_pylist(),
-        tokens.column("kind").to_pylist(),
-        tokens.column("token").to_pylist(),
-        strict=True,
-    ):
-        if kind in HARNESS_KINDS and account in clusters.of_account:
-            held[account].add((kind, token))
+    for key, holders in token_holders(tokens, HARNESS_KINDS).items():
+        for account in holders & clusters.of_account.keys():
+            held[account].add(key)
     out = {}
     for cid, members in clusters.members.items():
         counts: dict[tuple[str, str], int] = defaultdict(int)

@@ -27,9 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from distillguard.cluster_scoring import HARNESS_KINDS, YOUNG_SHARE
+from distillguard.cluster_scoring import HARNESS_KINDS, young_accounts
 from distillguard.entities import aggregate
-from distillguard.evidence import column
 from distillguard.linking import token_holders
 from distillguard.rules import Evidence, Rules
 from distillguard.scoring import AccountScores, reasons, score_accounts
@@ -132,13 +131,7 @@ def score_cohorts(
     members = candidates(tokens, rules, exclude)
     if not members:
         return CohortScores({}, {}, pa.table({"account_id": pa.array([], pa.string())}), None)
-    young = dict(
-        zip(
-            attrs.column("account_id").to_pylist(),
-            (column(attrs, "young_share") >= YOUNG_SHARE).tolist(),
-            strict=True,
-        )
-    )
+    young = young_accounts(attrs)
     table = _table(attrs, members, young, rules)
     scores = score_accounts(table, rules, cohort_rules(rules), fit_on=table)
     first = dict(zip(scores.account_id, np.asarray(scores.risk, float).tolist(), strict=True))

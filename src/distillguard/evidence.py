@@ -115,12 +115,16 @@ class AccountEvidence(Detector):
         return x
 
     def score(self, table: pa.Table) -> pa.Array:
+        return pa.array(self.evidence(self.estimate(table), table), pa.float64())
+
+    def evidence(self, judged: np.ndarray, table: pa.Table) -> np.ndarray:
+        """The judged values (:meth:`estimate` of ``table``) mapped from ``low`` to ``high``."""
         rule = self.rule
-        judged = np.nan_to_num(self.estimate(table), nan=0.0, posinf=rule.high, neginf=rule.low)
-        e = np.clip((judged - rule.low) / (rule.high - rule.low), 0.0, 1.0)
+        judged = np.nan_to_num(judged, nan=0.0, posinf=rule.high, neginf=rule.low)
+        e: np.ndarray = np.clip((judged - rule.low) / (rule.high - rule.low), 0.0, 1.0)
         if rule.min_exchanges:
             e = np.where(column(table, "exchanges") >= rule.min_exchanges, e, 0.0)
-        return pa.array(e, pa.float64())
+        return e
 
     def baseline(self) -> float:
         """What the reason compares with: the population rate of a share, else the median."""

@@ -134,11 +134,12 @@ def scan(
     allowlisted = frozenset(_allowlisted(attrs))
     own_risk = dict(zip(own.account_id, own.risk.tolist(), strict=True))
     cohorts = score_cohorts(attrs, tokens, rules, own_risk, exclude=allowlisted)
+    linking_cohorts = cohorts.linking(rules.cohorts.gate)
     clusters = link(
         tokens,
         own_risk,
         rules.linking,
-        cohorts=cohorts.linking(rules.cohorts.gate),
+        cohorts=linking_cohorts,
         admit=rules.cohorts.admit,
         protected=frozenset(
             a
@@ -173,7 +174,7 @@ def scan(
                 "verdicts": result.verdict_counts(),
                 "clusters": cluster_table.num_rows,
                 "cohorts": len(cohorts.risk),
-                "cohorts_linking": len(cohorts.linking(rules.cohorts.gate)),
+                "cohorts_linking": len(linking_cohorts),
                 "releases": [m.id for m in (catalogue or Catalogue()).models if m.released_at],
             },
             indent=2,

@@ -62,9 +62,9 @@ def evidence_matrix(
     m = _Matrix({}, {}, {}, {}, detectors)
     for name, det in detectors.items():
         det.fit(population)
-        m.evidence[name] = np.asarray(det.score(table).to_numpy(zero_copy_only=False), float)
-        m.values[name] = column(table, name)
         m.estimates[name] = det.estimate(table)
+        m.evidence[name] = det.evidence(m.estimates[name], table)
+        m.values[name] = column(table, name)
         m.trials[name] = det.trials(table)
     return m
 
