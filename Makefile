@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest clean bench evaluate redis-server
+.PHONY: demo test lint typecheck pytest clean bench evaluate redis-server fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,10 @@ evaluate: $(STAMP)
 	$(BIN)/python benchmarks/detection_eval.py --corpus ../shared/corpus --scale $(SCALE) --scenario adversarial --seeds $(SEEDS); \
 	a=$$?; $(BIN)/python benchmarks/detection_eval.py --corpus ../shared/corpus --scale $(SCALE) --scenario mixed --seeds $(SEEDS); \
 	m=$$?; exit $$((a || m))
+
+# Ingest fuzzing beyond CI's 2,000 fixed examples per format (not part of `make test`):
+#   make fuzz FUZZ_EXAMPLES=50000
+FUZZ_EXAMPLES ?= 20000
+fuzz: $(STAMP)
+	DISTILLGUARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) DISTILLGUARD_FUZZ_RANDOM=1 \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/test_reliability_ingest.py -k fuzzed

@@ -166,7 +166,6 @@ def test_directory_of_files_is_expanded(
     [
         ("x.txt", "hello", dg.UnknownFormatError, "cannot tell the file type"),
         ("x.jsonl", '{"foo": 1}\n', dg.FileKindError, "columns match no record kind"),
-        ("x.parquet", "not parquet", dg.InputError, "not a readable Parquet file"),
         ("x.csv", "request_id,prompt,prompt\n", dg.InputError, "repeats column"),
         ("x.csv", "request_id,prompt\nr1,hi\n", dg.InputError, "missing required column"),
     ],

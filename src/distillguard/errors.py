@@ -50,6 +50,17 @@ class UnknownFormatError(InputError):
     """The requested format or the file's type is not supported."""
 
 
+class DamagedFileError(InputError):
+    """A file cannot be read past some point (truncated or corrupt compression, a damaged
+    Parquet footer or page, an I/O error). Ingest keeps the rows before the damage and
+    reports the damage as a reject of the file at ``row``."""
+
+    def __init__(self, reason: str, *, path: str | Path | None = None, row: int = 1) -> None:
+        self.reason = reason
+        self.row = row
+        super().__init__(reason, path=path)
+
+
 class FileKindError(InputError):
     """The file's columns match no kind of record of the contract."""
 

@@ -289,6 +289,9 @@ def _coerce(col: ColumnInput, spec: FieldSpec, problems: _Problems) -> pa.Array:
         return pa.array(fixed, type=spec.type)
 
 
+_IDENTIFIERS = frozenset({"request_id", "account_id"})
+
+
 def _check(arr: pa.Array, spec: FieldSpec, problems: _Problems, max_text_bytes: int) -> None:
     valid = pc.is_valid(arr)
     if spec.choices:
@@ -328,6 +331,12 @@ def _check(arr: pa.Array, spec: FieldSpec, problems: _Problems, max_text_bytes: 
                     f"{'' if spec.maximum is None else f'{spec.maximum:g}'}]"
                 )
                 problems.add_mask(bad, spec.name, lambda i: f"{values[i]!r} is outside {rng}")
+    if spec.name in _IDENTIFIERS and pa.types.is_string(arr.type):
+        # the identifiers rows are keyed and grouped by: present and not blank
+        blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arr), ""), False)
+        blank_np = blank.to_numpy(zero_copy_only=False)
+        if blank_np.any():
+            problems.add_mask(blank_np, spec.name, lambda i: "empty")
     if pa.types.is_string(arr.type):
         lengths = pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False)
         big = lengths > max_text_bytes

@@ -6,13 +6,15 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from distillguard.errors import InputError
+from distillguard.errors import DamagedFileError, InputError
 from distillguard.validate import Reject
 
 
@@ -69,8 +71,16 @@ def position(handle: IO[bytes]) -> int:
         return 0
 
 
+READ_ERRORS = (OSError, EOFError, gzip.BadGzipFile, zlib.error)
+
+
 def iter_json_lines(path: Path, clip: int) -> Iterator[tuple[int, str, Any, int]]:
-    """Yield ``(line_number, raw_text, parsed_or_exception, byte_position)`` per non-blank line."""
+    """Yield ``(line_number, raw_text, parsed_or_exception, byte_position)`` per non-blank line.
+
+    ``parsed_or_exception`` is the parsed JSON, the reason it is not JSON, or (last) a
+    :class:`DamagedFileError` when the file cannot be read further. Lone UTF-16 surrogates
+    (``"\\ud800"``), which JSON allows and UTF-8 cannot carry, become U+FFFD."""
+    number = 0
     with open_binary(path) as handle:
         try:
             for number, line in enumerate(handle, start=1):
@@ -78,13 +88,73 @@ def iter_json_lines(path: Path, clip: int) -> Iterator[tuple[int, str, Any, int]
                     continue
                 raw_text = line[: clip + 1].decode("utf-8", "replace").rstrip("\n")
                 raw_text = raw_text[:clip]
-                try:
-                    parsed: Any = json.loads(line)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    parsed = exc
-                yield number, raw_text, parsed, position(handle)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputError(f"read failed: {exc}", path=path) from exc
+                yield number, raw_text, parse_json(line), position(handle)
+        except READ_ERRORS as exc:
+            damage = DamagedFileError(f"unreadable after line {number}: {exc}", row=number + 1)
+            yield number + 1, "", damage, position(handle)
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_DEPTH = 128
+"""Records nested deeper than this are rejected: no API or logging format comes close, and
+the code that reads them (here and in the store's JSON functions) recurses."""
+
+
+def parse_json(data: bytes | str) -> Any:
+    """JSON text parsed, or the exception saying why it is not JSON (deep nesting included)."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
+        return ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    try:
+        # bytes are decoded strictly (json.loads would let encoded surrogates through)
+        parsed = json.loads(data.decode("utf-8-sig") if isinstance(data, bytes) else data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return exc if not isinstance(exc, RecursionError) else ValueError("nested too deeply")
+    if _SURROGATE_ESCAPE.search(raw) or (isinstance(data, str) and has_surrogate(data)):
+        parsed = _without_surrogates(parsed)
+    return parsed
+
+
+def has_surrogate(text: str) -> bool:
+    """True when ``text`` holds a lone UTF-16 surrogate (UTF-8 cannot encode it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _depth(raw: bytes) -> int:
+    """The deepest nesting of brackets outside strings in JSON text."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def peek_keys(path: Path) -> list[str] | None:
@@ -110,7 +180,9 @@ class RecordAdapter:
         batch = _Builder()
         source = str(path)
         for number, raw_text, parsed, pos in self.records(path, clip):
-            if isinstance(parsed, Exception):
+            if isinstance(parsed, DamagedFileError):
+                batch.reject(Reject(source, number, "(file)", parsed.reason, raw=None))
+            elif isinstance(parsed, Exception):
                 batch.reject(
                     Reject(source, number, "(record)", f"not valid JSON: {parsed}", raw=raw_text)
                 )
@@ -129,6 +201,10 @@ class RecordAdapter:
                     rows = list(self.map_record(parsed))
                 except MappingFailure as exc:
                     batch.reject(Reject(source, number, exc.field, exc.reason, raw=raw_text))
+                except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+                    # a structure the format's documentation does not allow
+                    reason = f"unexpected structure ({type(exc).__name__}: {exc})"[:300]
+                    batch.reject(Reject(source, number, "(record)", reason, raw=raw_text))
                 else:
                     if not rows:
                         batch.skipped += 1
@@ -178,10 +254,10 @@ def loads_if_text(value: Any, field_name: str) -> Any:
     if isinstance(value, str):
         stripped = value.strip()
         if stripped[:1] in ("[", "{"):
-            try:
-                return json.loads(stripped)
-            except ValueError as exc:
-                raise MappingFailure(field_name, f"not valid JSON: {exc}") from None
+            parsed = parse_json(stripped)
+            if isinstance(parsed, Exception):
+                raise MappingFailure(field_name, f"not valid JSON: {parsed}")
+            return parsed
     return value
 
 
@@ -235,18 +311,36 @@ def epoch_to_datetime(value: Any, field_name: str, *, unit: float = 1.0) -> date
     raise MappingFailure(field_name, f"expected a timestamp, got {type(value).__name__}")
 
 
+_INT64 = 2**63
+
+
 def as_int(value: Any, field_name: str) -> int | None:
+    """An integer from a number or its text, within the 64-bit range the store holds."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise MappingFailure(field_name, f"expected an integer, got {type(value).__name__}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise MappingFailure(field_name, f"expected an integer, got {str(value)[:40]!r}") from None
-    if not number.is_integer():
-        raise MappingFailure(field_name, f"expected an integer, got {value!r}")
-    return int(number)
+    if isinstance(value, int):
+        number = value
+    else:
+        text = value.strip() if isinstance(value, str) else ""
+        if text.lstrip("-").isdigit():
+            if len(text.lstrip("-")) > 19:
+                raise MappingFailure(field_name, f"integer {text[:30]} out of the 64-bit range")
+            number = int(text)  # exact: nanosecond timestamps do not survive a float
+        else:
+            try:
+                as_float = float(value)
+            except ValueError:
+                raise MappingFailure(
+                    field_name, f"expected an integer, got {str(value)[:40]!r}"
+                ) from None
+            if not as_float.is_integer():
+                raise MappingFailure(field_name, f"expected an integer, got {str(value)[:40]!r}")
+            number = int(as_float)
+    if not -_INT64 <= number < _INT64:
+        raise MappingFailure(field_name, f"integer {str(number)[:30]} out of the 64-bit range")
+    return number
 
 
 def need_mapping(value: Any, field_name: str) -> dict[str, Any]:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+import pyarrow as pa
+
 from distillguard.config import Settings
-from distillguard.errors import FileKindError, InputError, UnknownFormatError
+from distillguard.errors import DamagedFileError, FileKindError, InputError, UnknownFormatError
 from distillguard.ingest._base import Adapter, RawBatch
 from distillguard.ingest.native import NativeAdapter, columns_of, file_type
 from distillguard.schema import KINDS, Kind, KindSpec, detect_kind
@@ -85,8 +88,10 @@ class _RejectsFile:
             return
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # the raw rows hold prompts and personal data: readable by their owner only
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             # undecodable input bytes become \udcXX escapes: still valid JSON
-            self._handle = self.path.open("w", encoding="utf-8", errors="backslashreplace")
+            self._handle = open(fd, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115 - closed by close()
         for r in rejects:
             self._handle.write(r.to_json() + "\n")
 
@@ -102,63 +107,54 @@ def rejects_dir(settings: Settings) -> Path:
     return base / "rejects"
 
 
-def ingest_files(
-    paths: Sequence[str | Path],
-    fmt: str,
-    store: Store,
-    settings: Settings,
-    *,
-    progress: ProgressHook | None = None,
-) -> IngestReport:
-    """Ingest ``paths`` (files or directories of files) in format ``fmt`` into ``store``."""
+@dataclass
+class FileBatch:
+    """One validated batch of a file: contract-typed rows, rejects, records skipped."""
+
+    table: pa.Table | None
+    rejects: list[Reject]
+    read: int
+    skipped: int
+    position: int
+
+
+def read_file(
+    path: Path, fmt: str, settings: Settings
+) -> tuple[KindSpec | None, str, Iterator[FileBatch]]:
+    """Read and validate one file, without touching a store: its record kind (None when
+    nothing in it is readable), the format it is read in, and its batches.
+
+    Total: whatever the bytes, every record read becomes a row or a reject naming the
+    file, row and field; damage that stops the reading (a truncated or corrupt
+    compressed file, a damaged Parquet file) is one more reject, after the rows before it.
+    Only problems with the request itself raise (no such file, an unknown format, a file
+    whose columns match no kind of record)."""
     from distillguard.ingest import ADAPTERS
 
-    if fmt not in ADAPTERS:
-        raise UnknownFormatError(f"unknown format {fmt!r}; choose one of: {', '.join(ADAPTERS)}")
-    report = IngestReport()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    for path in _expand(paths):
+    try:
         spec, native = _kind_for(path, fmt)
-        adapter: Adapter = NativeAdapter() if native else ADAPTERS[fmt]()
-        rep = FileReport(str(path), spec.kind.value, "native" if native else fmt)
-        rejects = _RejectsFile(rejects_dir(settings) / f"{path.name}.{stamp}.rejects.jsonl")
-        total = path.stat().st_size
-        store.begin_load(spec.kind)
-        seq = 0
-        try:
-            for raw in adapter.batches(
-                path, settings.ingest.batch_rows, settings.ingest.max_reject_raw_bytes
-            ):
-                seq = _one_batch(raw, spec, path, store, settings, rep, rejects, seq)
-                if progress is not None:
-                    progress(str(path), min(raw.position, total), total)
-            merged = store.finish_load(spec.kind)
-        finally:
-            rejects.close()
-        rep.inserted, rep.duplicates, rep.replaced = (
-            merged.inserted,
-            merged.duplicates,
-            merged.replaced,
-        )
-        if rep.rejected:
-            rep.rejects_path = str(rejects.path)
-        report.files.append(rep)
-    return report
+    except DamagedFileError as exc:
+        damage = [Reject(str(path), exc.row, "(file)", exc.reason)]
+        return None, fmt, iter([FileBatch(None, damage, 1, 0, 0)])
+    adapter: Adapter = NativeAdapter() if native else ADAPTERS[fmt]()
+    return spec, "native" if native else fmt, _batches(path, spec, adapter, settings)
 
 
-def _one_batch(
-    raw: RawBatch,
-    spec: KindSpec,
-    path: Path,
-    store: Store,
-    settings: Settings,
-    rep: FileReport,
-    rejects: _RejectsFile,
-    seq: int,
-) -> int:
-    rep.read += len(raw.row_numbers) + len(raw.rejects)
-    rep.skipped += raw.skipped
-    all_rejects = list(raw.rejects)
+def _batches(
+    path: Path, spec: KindSpec, adapter: Adapter, settings: Settings
+) -> Iterator[FileBatch]:
+    limits = settings.ingest
+    try:
+        for raw in adapter.batches(path, limits.batch_rows, limits.max_reject_raw_bytes):
+            yield _validated(raw, spec, path, settings)
+    except DamagedFileError as exc:
+        # the rows read before the damage are kept
+        yield FileBatch(None, [Reject(str(path), exc.row, "(file)", exc.reason)], 1, 0, 0)
+
+
+def _validated(raw: RawBatch, spec: KindSpec, path: Path, settings: Settings) -> FileBatch:
+    rejects = list(raw.rejects)
+    table = None
     if raw.row_numbers:
         batch = validate_columns(
             spec,
@@ -168,14 +164,62 @@ def _one_batch(
             max_text_bytes=settings.ingest.max_text_bytes,
             raw=raw.raw,
         )
-        all_rejects += batch.rejects
-        if batch.table.num_rows:
-            store.stage(spec.kind, batch.table, seq)
-            seq += batch.table.num_rows
+        rejects += batch.rejects
+        table = batch.table
     # a record that maps to several rows (OTel) is read once but may be rejected per row
-    rep.rejected += len(all_rejects)
-    rejects.write(sorted(all_rejects, key=lambda r: r.row))
-    return seq
+    read = len(raw.row_numbers) + len(raw.rejects) + raw.skipped
+    return FileBatch(table, sorted(rejects, key=lambda r: r.row), read, raw.skipped, raw.position)
+
+
+def ingest_files(
+    paths: Sequence[str | Path],
+    fmt: str,
+    store: Store,
+    settings: Settings,
+    *,
+    progress: ProgressHook | None = None,
+) -> IngestReport:
+    """Ingest ``paths`` (files or directories of files) in format ``fmt`` into ``store``.
+
+    For each file, ``read`` = new + duplicates + replaced + rejected + skipped."""
+    from distillguard.ingest import ADAPTERS
+
+    if fmt not in ADAPTERS:
+        raise UnknownFormatError(f"unknown format {fmt!r}; choose one of: {', '.join(ADAPTERS)}")
+    report = IngestReport()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    for path in _expand(paths):
+        spec, used, batches = read_file(path, fmt, settings)
+        rep = FileReport(str(path), spec.kind.value if spec else "unknown", used)
+        rejects = _RejectsFile(rejects_dir(settings) / f"{path.name}.{stamp}.rejects.jsonl")
+        total = path.stat().st_size
+        if spec is not None:
+            store.begin_load(spec.kind)
+        seq = 0
+        try:
+            for batch in batches:
+                rep.read += batch.read
+                rep.skipped += batch.skipped
+                rep.rejected += len(batch.rejects)
+                rejects.write(batch.rejects)
+                if spec is not None and batch.table is not None and batch.table.num_rows:
+                    store.stage(spec.kind, batch.table, seq)
+                    seq += batch.table.num_rows
+                if progress is not None:
+                    progress(str(path), min(batch.position, total), total)
+            if spec is not None:
+                merged = store.finish_load(spec.kind)
+                rep.inserted, rep.duplicates, rep.replaced = (
+                    merged.inserted,
+                    merged.duplicates,
+                    merged.replaced,
+                )
+        finally:
+            rejects.close()
+        if rep.rejected:
+            rep.rejects_path = str(rejects.path)
+        report.files.append(rep)
+    return report
 
 
 def _expand(paths: Sequence[str | Path]) -> Iterator[Path]:

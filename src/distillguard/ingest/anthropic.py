@@ -46,12 +46,16 @@ class AnthropicAdapter(RecordAdapter):
         usage = as_dict(response.get("usage"))
         blocks = as_list(response.get("content"))
         text = "\n".join(
-            b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"
+            b["text"]
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
         )
         thought = sum(
-            len(b.get("thinking") or "")
+            len(b["thinking"])
             for b in blocks
-            if isinstance(b, dict) and b.get("type") == "thinking"
+            if isinstance(b, dict)
+            and b.get("type") == "thinking"
+            and isinstance(b.get("thinking"), str)
         )
         ts = epoch_to_datetime(identity(record, "ts", "timestamp"), "ts")
         request_id = identity(record, "request_id") or response.get("id")

@@ -14,7 +14,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from distillguard.errors import DamagedFileError
 from distillguard.ingest._base import (
+    READ_ERRORS,
     MappingFailure,
     RecordAdapter,
     as_dict,
@@ -60,6 +62,12 @@ class LiteLLMAdapter(RecordAdapter):
                     number += 1
                     yield number, "", ValueError(f"malformed CSV: {exc}"), position(raw)
                     continue
+                except READ_ERRORS as exc:
+                    damage = DamagedFileError(
+                        f"unreadable after row {number}: {exc}", row=number + 1
+                    )
+                    yield number + 1, "", damage, position(raw)
+                    return
                 number += 1
                 yield (
                     number,
@@ -116,7 +124,7 @@ class LiteLLMAdapter(RecordAdapter):
         ):
             choice = response["choices"][0]
             if isinstance(choice, dict):
-                text = content_text((choice.get("message") or {}).get("content"))
+                text = content_text(as_dict(choice.get("message")).get("content"))
                 stop = choice.get("finish_reason")
         elif isinstance(response, str) and response:
             text = response

@@ -11,10 +11,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from distillguard.errors import InputError, UnknownFormatError
+from distillguard.errors import DamagedFileError, InputError, UnknownFormatError
 from distillguard.ingest._base import (
+    READ_ERRORS,
     RawBatch,
     RecordAdapter,
+    has_surrogate,
     iter_json_lines,
     open_binary,
     position,
@@ -48,14 +50,23 @@ def columns_of(path: Path) -> list[str]:
     if kind == "parquet":
         try:
             return list(pq.read_schema(path).names)
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise InputError(f"not a readable Parquet file: {exc}", path=path) from exc
+        except (OSError, pa.ArrowException) as exc:
+            raise DamagedFileError(f"not a readable Parquet file: {exc}", path=path) from exc
     if kind == "csv":
-        with open_binary(path) as raw, text_stream(raw) as text:
-            header = next(csv.reader(text), None)
+        try:
+            with open_binary(path) as raw, text_stream(raw) as text:
+                header = next(csv.reader(text), None)
+        except (*READ_ERRORS, csv.Error, UnicodeDecodeError) as exc:
+            raise DamagedFileError(f"cannot read the CSV header: {exc}", path=path) from exc
         return [h.strip() for h in header] if header else []
-    for _, _, parsed, _ in iter_json_lines(path, clip=0):
-        return list(parsed) if isinstance(parsed, dict) else []
+    # the first record that is a JSON object (a malformed first line is the row's reject)
+    for number, _, parsed, _ in iter_json_lines(path, clip=0):
+        if isinstance(parsed, DamagedFileError):
+            raise DamagedFileError(parsed.reason, path=path, row=parsed.row)
+        if isinstance(parsed, dict):
+            return list(parsed)
+        if number >= 1_000:
+            break
     return []
 
 
@@ -82,18 +93,19 @@ class NativeAdapter:
             yield from self._jsonl(path, batch_rows, clip)
 
     def _parquet(self, path: Path, batch_rows: int) -> Iterator[RawBatch]:
+        row = 1
         try:
             pf = pq.ParquetFile(path)
             total, size = pf.metadata.num_rows, path.stat().st_size
-            row = 1
             for rb in pf.iter_batches(batch_size=batch_rows):
                 cols: dict[str, Any] = {name: rb.column(name) for name in rb.schema.names}
                 numbers = list(range(row, row + rb.num_rows))
                 row += rb.num_rows
                 done_bytes = int(size * (row - 1) / total) if total else size
                 yield RawBatch(cols, numbers, None, position=done_bytes)
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise InputError(f"not a readable Parquet file: {exc}", path=path) from exc
+        except (OSError, pa.ArrowException) as exc:
+            reason = f"not readable from row {row} on: {exc}"
+            raise DamagedFileError(reason[:500], path=path, row=row) from exc
 
     def _jsonl(self, path: Path, batch_rows: int, clip: int) -> Iterator[RawBatch]:
         return _ContractRecords().batches(path, batch_rows, clip)
@@ -107,8 +119,8 @@ class NativeAdapter:
                 header = next(reader)
             except StopIteration:
                 return
-            except csv.Error as exc:
-                raise InputError(f"cannot read the CSV header: {exc}", path=path) from exc
+            except (*READ_ERRORS, csv.Error, UnicodeDecodeError) as exc:
+                raise DamagedFileError(f"cannot read the CSV header: {exc}", path=path) from exc
             names = [h.strip() for h in header]
             dupes = {n for n in names if names.count(n) > 1}
             if dupes:
@@ -129,6 +141,10 @@ class NativeAdapter:
                     number += 1
                     rejects.append(Reject(source, number, "(record)", f"malformed CSV: {exc}"))
                     continue
+                except READ_ERRORS as exc:
+                    reason = f"unreadable after row {number}: {exc}"
+                    rejects.append(Reject(source, number + 1, "(file)", reason))
+                    break
                 number += 1
                 raw_text = ",".join(cells)[:clip]
                 if len(cells) != len(names):
@@ -141,8 +157,8 @@ class NativeAdapter:
                             raw=raw_text,
                         )
                     )
-                elif any(_has_surrogate(c) for c in cells):
-                    bad = next(n for n, c in zip(names, cells, strict=True) if _has_surrogate(c))
+                elif any(has_surrogate(c) for c in cells):
+                    bad = next(n for n, c in zip(names, cells, strict=True) if has_surrogate(c))
                     rejects.append(Reject(source, number, bad, "not valid UTF-8", raw=raw_text))
                 else:
                     for n, c in zip(names, cells, strict=True):
@@ -166,11 +182,3 @@ def _text_batch(
     return RawBatch(
         {n: pa.array(v, pa.string()) for n, v in cols.items()}, numbers, raws, rejects, position=pos
     )
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False

@@ -52,8 +52,12 @@ class OpenAIAdapter(RecordAdapter):
         prompt = content_text(users[-1].get("content")) if users else ""
         tools = request.get("tools")
         usage = as_dict(response.get("usage"))
-        details = usage.get("completion_tokens_details") or {}
+        details = as_dict(usage.get("completion_tokens_details"))
         choices = response.get("choices") or []
+        if not isinstance(choices, list):
+            raise MappingFailure(
+                "response.choices", f"expected a list, got {type(choices).__name__}"
+            )
         first = as_dict(choices[0]) if choices else {}
         message = as_dict(first.get("message"))
         ts_value = identity(record, "ts", "timestamp")
@@ -82,9 +86,7 @@ class OpenAIAdapter(RecordAdapter):
             ),
             input_tokens=as_int(usage.get("prompt_tokens"), "usage.prompt_tokens"),
             output_tokens=as_int(usage.get("completion_tokens"), "usage.completion_tokens"),
-            reasoning_tokens=as_int(details.get("reasoning_tokens"), "usage.reasoning_tokens")
-            if isinstance(details, dict)
-            else None,
+            reasoning_tokens=as_int(details.get("reasoning_tokens"), "usage.reasoning_tokens"),
             response=content_text(message.get("content")) if message else None,
             stop_reason=first.get("finish_reason"),
         )

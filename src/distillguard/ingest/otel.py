@@ -19,46 +19,58 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from distillguard.errors import DamagedFileError
 from distillguard.ingest._base import (
+    READ_ERRORS,
     MappingFailure,
     RecordAdapter,
+    as_dict,
     as_int,
+    as_list,
     content_text,
     epoch_to_datetime,
     iter_json_lines,
     loads_if_text,
     open_binary,
+    parse_json,
 )
 
 INFERENCE_OPERATIONS = {"chat", "text_completion", "generate_content"}
 _PROVIDER_ENDPOINT = {"anthropic": "messages", "aws.bedrock": "messages"}
 
 
-def attribute_value(value: Mapping[str, Any]) -> Any:
-    """Decode an OTLP ``AnyValue``."""
+def attribute_value(value: Any, key: str = "value") -> Any:
+    """Decode an OTLP ``AnyValue``; a value of the wrong type names the attribute."""
+    if not isinstance(value, dict):
+        return None
     if "stringValue" in value:
-        return value["stringValue"]
+        return value["stringValue"] if isinstance(value["stringValue"], str) else None
     if "intValue" in value:
-        return int(value["intValue"])
+        return as_int(value["intValue"], key)
     if "doubleValue" in value:
-        return float(value["doubleValue"])
+        number = value["doubleValue"]
+        if isinstance(number, bool) or not isinstance(number, int | float | str):
+            raise MappingFailure(key, f"doubleValue is a {type(number).__name__}")
+        try:
+            return float(number)
+        except ValueError:
+            raise MappingFailure(key, f"doubleValue {str(number)[:40]!r} is not a number") from None
     if "boolValue" in value:
-        return bool(value["boolValue"])
+        return value["boolValue"] if isinstance(value["boolValue"], bool) else None
     if "arrayValue" in value:
-        return [attribute_value(v) for v in value["arrayValue"].get("values", [])]
+        return [
+            attribute_value(v, key) for v in as_list(as_dict(value["arrayValue"]).get("values"))
+        ]
     if "kvlistValue" in value:
-        return {
-            kv["key"]: attribute_value(kv.get("value", {}))
-            for kv in value["kvlistValue"].get("values", [])
-        }
+        return attributes(as_dict(value["kvlistValue"]).get("values"), key + ".")
     return None
 
 
-def attributes(items: Any) -> dict[str, Any]:
+def attributes(items: Any, prefix: str = "") -> dict[str, Any]:
     if not isinstance(items, list):
         return {}
     return {
-        kv["key"]: attribute_value(kv.get("value") or {})
+        kv["key"]: attribute_value(kv.get("value"), prefix + kv["key"])
         for kv in items
         if isinstance(kv, dict) and isinstance(kv.get("key"), str)
     }
@@ -75,13 +87,13 @@ class OtelAdapter(RecordAdapter):
             return
         if isinstance(first[2], Exception):
             # Not one document per line: one (pretty-printed) document for the whole file.
-            with open_binary(path) as handle:
-                data = handle.read()
             try:
-                doc: Any = json.loads(data)
-            except (ValueError, UnicodeDecodeError) as exc:
-                doc = exc
-            yield 1, data[:clip].decode("utf-8", "replace"), doc, len(data)
+                with open_binary(path) as handle:
+                    data = handle.read()
+            except READ_ERRORS as exc:
+                yield 1, "", DamagedFileError(f"unreadable: {exc}"), 0
+                return
+            yield 1, data[:clip].decode("utf-8", "replace"), parse_json(data), len(data)
             return
         yield first
         yield from lines
@@ -94,9 +106,9 @@ class OtelAdapter(RecordAdapter):
         for rs in resource_spans:
             if not isinstance(rs, dict):
                 continue
-            res_attrs = attributes((rs.get("resource") or {}).get("attributes"))
-            for ss in rs.get("scopeSpans") or []:
-                for span in (ss or {}).get("spans") or []:
+            res_attrs = attributes(as_dict(rs.get("resource")).get("attributes"))
+            for ss in as_list(rs.get("scopeSpans")):
+                for span in as_list(as_dict(ss).get("spans")):
                     if isinstance(span, dict):
                         row = self._span(span, res_attrs)
                         if row is not None:
