@@ -135,7 +135,7 @@ def test_redaction_masks_personal_data_and_clips() -> None:
     out = redact(text, 400)
     for gone in ("bob.smith", "https://", "sk-abcdef", "10.2.3.4", "4111", "\x00"):
         assert gone not in out
-    assert "[email]" in out and "[url]" in out and "[key]" in out and "[ip]" in out
+    assert "[email]" in out and "[url]" in out and "[secret]" in out and "[ip]" in out
     assert len(redact("word " * 1000, 50)) == 50
 
 

@@ -14,6 +14,7 @@ the store goes through :class:`Store`; analytics build SQL and hand it here.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import tempfile
@@ -112,10 +113,15 @@ class Store:
             config["threads"] = threads
         if memory_limit is not None:
             config["memory_limit"] = memory_limit
+        created = target != ":memory:" and not read_only and not Path(target).exists()
         try:
             con = duckdb.connect(target, read_only=read_only, config=config)
         except duckdb.Error as exc:
             raise StoreError(f"{target}: cannot open the store: {exc}") from exc
+        if created:
+            # the store holds prompts and personal data: readable by its owner only
+            with contextlib.suppress(OSError):
+                os.chmod(target, 0o600)
         try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from distillguard import redaction
 from distillguard.config import Settings
 from distillguard.features import EMAIL_DOMAIN
 from distillguard.findings import Findings
@@ -26,26 +27,12 @@ REPORT_VERSION = "1"
 PERSONAL_KINDS = frozenset({"payment", "email_stem"})
 """Linking tokens that are personal data and are pseudonymised in reports."""
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_URL = re.compile(r"https?://\S+")
-_KEY = re.compile(r"\b(?:sk|pk|rk|key|tok)[-_][A-Za-z0-9_-]{8,}\b")
-_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
-_NUMBER = re.compile(r"\d{4,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def redact(text: str, limit: int) -> str:
-    """Mask e-mail addresses, URLs, keys, IPs and long numbers; drop control characters; clip."""
-    out = _CONTROL.sub("", text)
-    for pattern, mask in (
-        (_EMAIL, "[email]"),
-        (_URL, "[url]"),
-        (_KEY, "[key]"),
-        (_IP, "[ip]"),
-        (_NUMBER, "[number]"),
-    ):
-        out = pattern.sub(mask, out)
-    return clip(out, limit)
+    """Mask secrets and personal data (see :mod:`distillguard.redaction`); clip."""
+    return clip(redaction.redact(text), limit)
 
 
 def clip(text: str, limit: int) -> str:
