@@ -540,8 +540,10 @@ def test_strict_fields_and_content_capture_hashed(upstream: str, tmp_path: Path)
         assert r.status_code == 400 and r.json()["error"]["message"] == "unknown field 'temprature'"
         assert ant(g, key).messages.create(model="atlas-3", max_tokens=50, messages=ASK).content  # type: ignore[arg-type]
         rows = [r for r in wait_logged(tmp_path / "log", 2) if r["status"] == 200]
-        assert rows[0]["prompt"].startswith("blake2b:") and "What is" not in rows[0]["prompt"]
-        assert rows[0]["response"].startswith("blake2b:") and rows[0]["messages"] is None
+        assert rows[0]["prompt"].startswith("hmac-blake2b:") and "What is" not in rows[0]["prompt"]
+        assert rows[0]["response"].startswith("hmac-blake2b:") and rows[0]["messages"] is None
+        key_file = tmp_path / "log" / "capture.key"
+        assert key_file.stat().st_mode & 0o077 == 0
         assert rows[0]["n_messages"] == 1
     finally:
         g.stop()

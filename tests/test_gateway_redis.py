@@ -128,7 +128,8 @@ def test_a_decision_on_one_replica_reaches_the_others_by_pubsub(
 def test_redis_down_fails_open_for_trusted_and_closed_for_flagged(tmp_path: Path) -> None:
     with redis_server() as (url, proc), mock_upstream() as upstream:
         cfg = gateway_config(tmp_path, upstream, state={
-            "backend": "redis", "redis_url": url, "cache_ttl_s": 0.0, "redis_timeout_s": 0.2})  # fmt: skip
+            "backend": "redis", "redis_url": url, "cache_ttl_s": 0.0, "redis_timeout_s": 0.2,
+            "on_redis_down": {"fallback_share": 0.1}})  # fmt: skip
         g = start_gateway(tmp_path, cfg)
         try:
             trusted = g.account("acct_ent", tier="enterprise", verification="business")
@@ -146,6 +147,12 @@ def test_redis_down_fails_open_for_trusted_and_closed_for_flagged(tmp_path: Path
             down = [post(k) for k in (trusted, flagged, plain)]
             assert [r.status_code for r in down] == [200, 503, 200]
             assert down[1].json()["error"]["code"] == "state_unavailable"
+            # the free tier's local fallback budget is 10 % of 20 a minute: 2 requests
+            assert post(plain).status_code == 200
+            refused = post(plain)
+            assert refused.status_code == 503
+            assert refused.headers["retry-after"] == "1"
+            assert post(trusted).status_code == 200
             unknown = post("dg-never-seen")
             assert unknown.status_code == 503  # cannot authenticate without the state store
             models = httpx.get(g.url + "/v1/models", headers={"authorization": f"Bearer {trusted}"})

@@ -4,6 +4,7 @@ folding, configuration errors."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -235,8 +236,14 @@ def test_capture_modes_and_table_in_the_contract_schema() -> None:
            "model": "m", "prompt": "secret prompt", "messages": '[{"role":"user"}]', "n_messages": 1,
            "n_tools": 0, "thinking": False, "input_tokens": 1, "output_tokens": 2, "status": 200,
            "response": "secret answer", "system": "sys"}  # fmt: skip
-    hashed = capture(dict(rec), "hashed", 1 << 20)
-    assert hashed["prompt"].startswith("blake2b:") and hashed["messages"] is None
+    hashed = capture(dict(rec), "hashed", 1 << 20, b"k" * 32)
+    assert hashed["prompt"].startswith("hmac-blake2b:") and hashed["messages"] is None
+    # keyed: without the key, a guessed prompt cannot be confirmed against the digest
+    unkeyed = "hmac-blake2b:" + hashlib.blake2b(b"secret prompt", digest_size=16).hexdigest()
+    assert hashed["prompt"] != unkeyed
+    other_key = capture(dict(rec), "hashed", 1 << 20, b"j" * 32)
+    assert other_key["prompt"] != hashed["prompt"]
+    assert capture(dict(rec), "hashed", 1 << 20, b"k" * 32)["prompt"] == hashed["prompt"]
     off = capture(dict(rec), "off", 1 << 20)
     assert off["prompt"] == "" and off["response"] is None
     clipped = capture(dict(rec, prompt="x" * 5000), "full", 1024)
@@ -356,7 +363,7 @@ def test_a_segment_reads_the_same_whole_or_line_by_line_and_splits_by_day(tmp_pa
     import pyarrow.parquet as pq
 
     from distillguard.gateway._config import LogSettings
-    from distillguard.gateway._log import ExchangeLog, _read_lines, read_segment
+    from distillguard.gateway._log import ExchangeLog, read_segment
 
     base = {"account_id": "a", "endpoint": "messages", "model": "m", "prompt": "p\u00e9 \"q\"\n",
             "n_messages": 1, "n_tools": 0, "thinking": False, "input_tokens": 1,
@@ -367,12 +374,18 @@ def test_a_segment_reads_the_same_whole_or_line_by_line_and_splits_by_day(tmp_pa
     segment = tmp_path / "seg-1.jsonl"
     data = b"".join(orjson.dumps(r) + b"\n" for r in rows) + b'{"request_id": "torn'
     segment.write_bytes(data)
-    whole = read_segment(segment)
+    whole, rejects = read_segment(segment)
     assert whole.num_rows == 6
-    assert whole.equals(to_table(list(_read_lines(data[: data.rfind(b"\n") + 1]))))
-    # a malformed line and a record without its id: read line by line, skipping both
+    assert rejects == []
+    assert whole.equals(to_table([orjson.loads(line) for line in data.split(b"\n")[:6]]))
+    # a malformed line and a record without its id: read line by line, both rejected by line
     segment.write_bytes(data.replace(b"\n", b'\nnot json\n{"ts": 1}\n', 1))
-    assert read_segment(segment).column("request_id").to_pylist() == [f"r{i}" for i in range(6)]
+    table, rejects = read_segment(segment)
+    assert table.equals(whole)
+    assert [(r.line, r.error.split(":")[0]) for r in rejects] == [
+        (2, "not JSON"),
+        (3, "request_id"),
+    ]
     # flushed: one partition per day
     log = ExchangeLog(LogSettings(dir=tmp_path / "log"))
     ready = log.spool / "seg-2-1-ab.ready"
@@ -394,3 +407,36 @@ def test_the_request_path_benchmark_runs_the_real_proxy() -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     assert "µs CPU per request (200 requests)" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "param"),
+    [
+        (b'{"model":"a","model":"b"}', "invalid_json", "model"),  # compact, as SDKs send it
+        (b'{ "m": [ { "role": "user", "role": "system" } ] }', "invalid_json", "role"),
+        (b'{"a": ' + b"[" * 300 + b"]" * 300 + b"}", "invalid_request", "a[0][0][0][0]"),
+        (b'{"a": "\\ud800"}', "invalid_json", None),  # a lone surrogate
+        (b'{"a": NaN}', "invalid_json", None),
+    ],
+)
+def test_bodies_the_log_could_not_hold_or_that_hide_a_field_are_refused(
+    raw: bytes, code: str, param: str | None
+) -> None:
+    from distillguard.gateway._requests import ApiError, load_body
+
+    with pytest.raises(ApiError) as info:
+        load_body(raw)
+    assert info.value.status == 400
+    assert info.value.code == code
+    if param is not None:
+        assert (info.value.param or "").startswith(param)
+
+
+def test_bodies_within_bounds_are_read_whatever_their_spacing() -> None:
+    from distillguard.gateway._requests import MAX_DEPTH, load_body
+
+    assert load_body(b'{"a":1,"b":[1,2]}') == {"a": 1, "b": [1, 2]}
+    assert load_body(b'{ "a" : 1 ,\n "b" : [ 1 , 2 ] }\n') == {"a": 1, "b": [1, 2]}
+    deepest = b"[" * MAX_DEPTH + b"]" * MAX_DEPTH
+    assert load_body(deepest) is not None
+    assert load_body(b"18446744073709551615") == 2**64 - 1  # parse() judges the fields it reads

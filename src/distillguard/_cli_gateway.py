@@ -60,9 +60,14 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
             f"log {cfg.log.dir} ({cfg.log.content}) · admin API "
             f"{'on' if cfg.admin.digest() else 'off (no admin token set)'}"
         )
+        from distillguard.gateway._server import protocol_class
+
+        server = cfg.server
         uvicorn.run(
             create_app(cfg), host=cfg.host, port=cfg.port, log_level="warning",
-            access_log=False, loop="uvloop", http="httptools", timeout_graceful_shutdown=10,
+            access_log=False, loop="uvloop", http=protocol_class(server.header_timeout_s),
+            timeout_graceful_shutdown=10, timeout_keep_alive=int(max(1, server.idle_timeout_s)),
+            limit_concurrency=server.max_connections,
             # client addresses come from the socket; X-Forwarded-For only when the config's
             # trust_forwarded_for says so (uvicorn would otherwise trust it from 127.0.0.1)
             proxy_headers=False,

@@ -3,10 +3,12 @@ for its OpenAPI document). ``/openapi.json`` describes both; ``/docs`` renders i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fnmatch
 import gc
 import hmac
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.exceptions import RedisError
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -71,6 +74,21 @@ class Gateway:
         self.log = ExchangeLog(config.log)
         self.proxy = Proxy(config, self.state, limiter, self.log, self.metrics)
         self.state.on_change.append(self._log_decision)
+        self._probe: Any = None
+        if config.state.backend == "redis":
+            import redis.asyncio as aioredis
+
+            timeout = config.state.on_redis_down.probe_timeout_s
+            # its own connection: a pool exhausted by a flood must not look like an outage
+            self._probe = aioredis.Redis.from_url(
+                config.state.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                single_connection_client=True,
+            )  # fmt: skip
+            self.proxy.probe = self._ping
+
+    async def _ping(self) -> bool:
+        async with asyncio.timeout(self.config.state.on_redis_down.probe_timeout_s):
+            return bool(await self._probe.ping())
 
     async def _log_decision(self, d: Decision) -> None:
         self.log.decision(
@@ -97,6 +115,8 @@ class Gateway:
         await self.log.close()
         await self.state.close()
         await self.limiter.close()
+        if self._probe is not None:
+            await self._probe.aclose()
 
 
 # -- admin API models ------------------------------------------------------------------------------
@@ -458,6 +478,18 @@ def create_app(config: GatewayConfig) -> FastAPI:
     app.state.gateway = gw
     app.proxy = gw.proxy
 
+    async def state_unavailable(request: Request, exc: Exception) -> Response:
+        # the admin API without its state store: a JSON answer a client can act on
+        gw.metrics.state_errors.inc()
+        body = {"detail": {"code": "state_unavailable",
+                           "message": f"the state store cannot be reached ({type(exc).__name__}); "
+                                      "retry shortly"}}  # fmt: skip
+        return Response(orjson.dumps(body), 503, headers={"retry-after": "1"},
+                        media_type="application/json")  # fmt: skip
+
+    for error in (RedisError, ConnectionError, TimeoutError, sqlite3.Error):
+        app.add_exception_handler(error, state_unavailable)
+
     async def models(request: Request) -> Response:
         api: Api = "anthropic" if "anthropic-version" in request.headers else "openai"
         key = api_key(request.headers)
@@ -491,8 +523,12 @@ def create_app(config: GatewayConfig) -> FastAPI:
 
     async def metrics(request: Request) -> Response:
         gw.metrics.spooled.set(gw.log.written)
-        gw.metrics.flushed.set(gw.log.flushed)
-        gw.metrics.flush_errors.set(gw.log.errors)
+        status = await asyncio.to_thread(gw.log.status)
+        gw.metrics.flushed.set(status["flushed"])
+        gw.metrics.flush_errors.set(status["errors"])
+        gw.metrics.quarantined.set(status["quarantined"])
+        gw.metrics.pending.set(status["pending"])
+        gw.metrics.oldest_pending.set(status["oldest_s"])
         return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(request: Request) -> Response:

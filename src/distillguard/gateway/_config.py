@@ -156,7 +156,10 @@ class OnlineChecks(_Strict):
 class LogSettings(_Strict):
     dir: Path = Field(Path("gateway-log"), description="spool, Parquet partitions, decisions")
     content: Literal["full", "hashed", "off"] = Field(
-        "full", description="prompt/response text: verbatim, BLAKE2b digests, or dropped"
+        "full", description="prompt/response text: verbatim, keyed BLAKE2b digests, or dropped"
+    )
+    capture_key_file: Path | None = Field(
+        None, description="secret key of `hashed` capture (default <dir>/capture.key, made 0600)"
     )
     flush_interval_s: float = Field(2.0, gt=0, description="spool → Parquet every this often")
     segment_rows: int = Field(20_000, ge=1, description="rotate the spool segment at this size")
@@ -168,9 +171,32 @@ class LogSettings(_Strict):
 
 
 class RedisDown(_Strict):
+    """What the gateway does when Redis (accounts, decisions, budgets) cannot be reached.
+
+    ``open`` admits without counting; ``closed`` counts against a local fallback budget
+    once Redis is down, and refuses (503 ``state_unavailable``) beyond it. A Redis that
+    only times out, or whose connection pool a flood has exhausted, is not down: a call
+    that fails is followed by a PING on a connection of its own, and while Redis answers
+    it within ``probe_timeout_s`` a closed tier is refused outright, so a flood cannot
+    switch off its own limit."""
+
     trusted: Literal["open", "closed"] = "open"
     flagged: Literal["open", "closed"] = "closed"
-    other: Literal["open", "closed"] = "open"
+    other: Literal["open", "closed"] = "closed"
+    probe_timeout_s: float = Field(
+        1.0,
+        gt=0,
+        description="Redis is down when a PING on its own connection fails or "
+        "takes longer than this (probed at most every half second)",
+    )
+    fallback_share: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="while Redis is down, each replica admits an account of a closed tier "
+        "this share of each of its budgets, from local buckets (over all replicas at most "
+        "replicas × share of the budget)",
+    )
 
 
 class StateSettings(_Strict):
@@ -184,6 +210,28 @@ class StateSettings(_Strict):
     redis_connections: int = Field(64, ge=2, description="pooled connections per process")
     cache_ttl_s: float = Field(2.0, ge=0, description="local cache of an account's state")
     on_redis_down: RedisDown = Field(default_factory=RedisDown)
+
+
+class ServerSettings(_Strict):
+    """Bounds on what one client can hold: sockets, time, and request bodies in memory."""
+
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="close a connection whose request headers are not complete by then"
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="answer 408 to a request whose body has not arrived by then"
+    )
+    idle_timeout_s: float = Field(
+        5.0, gt=0, description="close a keep-alive connection idle this long"
+    )
+    max_connections: int = Field(
+        4_096, ge=1, description="concurrent connections; beyond, new requests get 503"
+    )
+    max_buffered_body_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1_024,
+        description="request bodies held in memory at once; beyond, requests get 503",
+    )
 
 
 class AdminSettings(_Strict):
@@ -223,6 +271,7 @@ class GatewayConfig(_Strict):
     state: StateSettings = Field(default_factory=StateSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1_024)
     gc_threshold: int = Field(
         20_000,

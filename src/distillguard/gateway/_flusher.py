@@ -5,4 +5,4 @@ import sys
 from distillguard.gateway._log import flusher_main
 
 if __name__ == "__main__":
-    flusher_main(sys.argv[1])
+    flusher_main(sys.argv[1], int(sys.argv[2]))

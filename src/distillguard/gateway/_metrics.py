@@ -96,6 +96,23 @@ class Metrics:
             registry=self.registry,
         )
         self.flush_errors = Gauge(
-            "distillguard_log_flush_errors", "Failed spool flushes", registry=self.registry
+            "distillguard_log_flush_errors",
+            "Failed spool flushes and flusher restarts (segments are kept and retried)",
+            registry=self.registry,
+        )
+        self.quarantined = Gauge(
+            "distillguard_log_quarantined",
+            "Spooled records that could not become rows, kept in the log's rejects/ folder",
+            registry=self.registry,
+        )
+        self.pending = Gauge(
+            "distillguard_log_pending_segments",
+            "Rotated spool segments not yet turned into Parquet (alert when it keeps growing)",
+            registry=self.registry,
+        )
+        self.oldest_pending = Gauge(
+            "distillguard_log_oldest_pending_seconds",
+            "Age of the oldest spool segment waiting to be flushed (alert above a few minutes)",
+            registry=self.registry,
         )
         self.observe = self._requests.observe

@@ -8,7 +8,7 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,11 +20,11 @@ from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from distillguard.gateway._config import GatewayConfig, Tier
-from distillguard.gateway._limits import Bucket, Limiter
+from distillguard.gateway._limits import Bucket, Limiter, MemoryLimiter
 from distillguard.gateway._log import ExchangeLog, capture
 from distillguard.gateway._metrics import Metrics
 from distillguard.gateway._policy import Effective, for_request
-from distillguard.gateway._requests import Api, ApiError, Parsed, api_key, parse
+from distillguard.gateway._requests import Api, ApiError, Parsed, api_key, load_body, parse
 from distillguard.gateway._shape import Reader, StreamShaper, shape_anthropic, shape_openai
 from distillguard.gateway._state import AccountView, State, hash_key, verification_at_least
 from distillguard.signals import TRACE_EXTRACTION
@@ -46,6 +46,11 @@ _REFUSALS = {
 
 class StateUnavailable(Exception):
     """Shared state (Redis) could not be reached."""
+
+
+def _unavailable(what: str) -> ApiError:
+    return ApiError(503, f"{what}; retry shortly", code="state_unavailable",
+                    headers={"retry-after": "1"})  # fmt: skip
 
 
 class Incoming:
@@ -133,6 +138,8 @@ class Exchange:
     eff: Effective | None = None
     upstream_ms: float = 0.0
     injected_usage: bool = False
+    buffered: int = 0
+    """Bytes of request body this exchange holds against ``server.max_buffered_body_bytes``."""
 
 
 def _targets(config: GatewayConfig) -> dict[Api, tuple[str, dict[str, str]]]:
@@ -189,6 +196,13 @@ class Proxy:
         self._id_prefix = "dg_" + os.urandom(8).hex()
         self._id_counter = itertools.count()
         self._tracing = False
+        # budgets while Redis is down (see _admit_without_state), and the probe that says so
+        self._fallback = MemoryLimiter()
+        self.probe: Callable[[], Coroutine[Any, Any, bool]] | None = None
+        self._probed: tuple[float, bool] = (-1.0, True)
+        self._probing: asyncio.Task[bool] | None = None
+        self._warned: dict[str, tuple[float, int]] = {}
+        self._buffered = 0  # request-body bytes held by requests in flight
 
     async def start(self) -> None:
         # spans only with an OpenTelemetry SDK installed before the gateway starts (without
@@ -220,12 +234,16 @@ class Proxy:
             if refusal is not None and ex.view is not None:
                 self._event(ex, refusal, err.message)
             self._finish(ex, err.status, None, error=err.code)
+            err.headers["x-distillguard-request-id"] = ex.request_id
             return Reply.error(err, api)
         except Exception:
             log.exception("unexpected error on %s", ex.request_id)
             self._finish(ex, 500, None, error="internal_error")
-            internal = ApiError(500, "internal error in the gateway", code="internal_error")
+            internal = ApiError(500, "internal error in the gateway", code="internal_error",
+                                headers={"x-distillguard-request-id": ex.request_id})  # fmt: skip
             return Reply.error(internal, api)
+        finally:
+            self._buffered -= ex.buffered
 
     def _exchange(self, request: Incoming, api: Api) -> Exchange:
         ip = request.client_host
@@ -249,17 +267,15 @@ class Proxy:
 
     async def _handle(self, request: Incoming, ex: Exchange) -> Answer:
         api = ex.api
-        body = await self._body(request)
+        self._declared_size(request)
         key = api_key(request)
         if key is None:
             raise ApiError(401, "missing or malformed API key", code="invalid_api_key")
         ex.view = await self._view(key)
         if ex.view is None:
             raise ApiError(401, "invalid API key", code="invalid_api_key")
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise ApiError(400, f"malformed JSON body: {exc}", code="invalid_json") from None
+        body = await self._body(request, ex)
+        data = load_body(body)
         ex.parsed = p = parse(api, data, strict=self.config.strict_fields)
         eff = ex.eff = for_request(ex.view, self.config)
         self._gate(ex.view, eff, p)
@@ -268,11 +284,30 @@ class Proxy:
         payload = orjson.dumps(data) if changed else body
         return await self._forward(request, ex, payload)
 
-    async def _body(self, request: Incoming) -> bytes:
+    def _declared_size(self, request: Incoming) -> None:
         limit = self.config.max_body_bytes
         declared = request.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise ApiError(413, f"request body larger than {limit} bytes", code="request_too_large")
+
+    async def _body(self, request: Incoming, ex: Exchange) -> bytes:
+        """The body, read after the key is known (an unauthenticated client sends none),
+        within ``server.body_timeout_s`` and the memory all bodies in flight may hold."""
+        try:
+            async with asyncio.timeout(self.config.server.body_timeout_s):
+                return await self._read_body(request, ex)
+        except TimeoutError:
+            raise ApiError(
+                408, f"request body not received within {self.config.server.body_timeout_s:g}s",
+                code="request_timeout",
+            ) from None  # fmt: skip
+
+    async def _read_body(self, request: Incoming, ex: Exchange) -> bytes:
+        limit = self.config.max_body_bytes
+        budget = self.config.server.max_buffered_body_bytes
+        declared = request.get("content-length")
+        if declared is not None:  # checked by _declared_size: digits, within the limit
+            self._reserve(ex, int(declared), budget)
         chunks = []
         size = 0
         while True:
@@ -285,23 +320,36 @@ class Proxy:
                 raise ApiError(
                     413, f"request body larger than {limit} bytes", code="request_too_large"
                 )
+            if size > ex.buffered:  # no Content-Length (chunked), or more than it said
+                self._reserve(ex, size - ex.buffered, budget)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
+    def _reserve(self, ex: Exchange, size: int, budget: int) -> None:
+        if self._buffered + size > budget:
+            raise ApiError(
+                503, "the gateway holds as many request bodies as it may; retry shortly",
+                code="overloaded", headers={"retry-after": "1"},
+            )  # fmt: skip
+        self._buffered += size
+        ex.buffered += size
+
     async def _view(self, key: str) -> AccountView | None:
+        """The key's account and decisions. With Redis unreachable, the last view of the key
+        (however stale) stands in, except for a flagged account when flagged tiers fail
+        closed; admission then applies the tier's rule (:meth:`_admit_without_state`)."""
         digest = hash_key(key)
         try:
             return await self.state.view(digest)
         except Exception as exc:  # noqa: BLE001 - shared state down: decide by configuration
             self.metrics.state_errors.inc()
             view = self.state.cached_view(digest)
-            if view is None or self._fail_closed(view):
-                log.warning("state unavailable (%s); refusing request", exc)
-                raise ApiError(
-                    503, "the gateway cannot reach its state store; retry shortly",
-                    code="state_unavailable", headers={"retry-after": "1"},
-                ) from None  # fmt: skip
+            if view is None or (
+                view.flagged and self.config.state.on_redis_down.flagged == "closed"
+            ):
+                self._warn("state unavailable (%s); refusing requests", exc)
+                raise _unavailable("the gateway cannot reach its state store") from None
             return view
 
     def _fail_closed(self, view: AccountView) -> bool:
@@ -419,14 +467,12 @@ class Proxy:
                     eff.reasons.append(why)
         if adm.high_volume is not None:
             req_buckets.append(adm.high_volume)
+        buckets = req_buckets + eff.token_buckets
         try:
-            wait = await self.limiter.acquire(req_buckets + eff.token_buckets)
+            wait = await self.limiter.acquire(buckets)
         except Exception as exc:  # noqa: BLE001 - Redis down: decide by configuration
             self.metrics.state_errors.inc()
-            if self._fail_closed(view):
-                raise ApiError(503, "rate-limit state unavailable; retry shortly",
-                               code="state_unavailable", headers={"retry-after": "1"}) from None  # fmt: skip
-            log.warning("limiter unavailable (%s); failing open for %s", exc, acc.account_id)
+            await self._admit_without_state(view, eff, buckets, exc)
             return
         if wait > 0:
             hv_only = await self._only_high_volume(req_buckets, eff, acc.account_id)
@@ -446,6 +492,59 @@ class Proxy:
                            headers={"retry-after": str(retry)})  # fmt: skip
         if eff.actions:
             self._event(ex, eff.action, "; ".join(eff.reasons))
+
+    async def _admit_without_state(
+        self, view: AccountView, eff: Effective, buckets: list[Bucket], exc: Exception
+    ) -> None:
+        """Admission when the shared budgets cannot be read (RedisDown in the config).
+
+        An open tier is admitted uncounted. A closed tier is refused while Redis is alive
+        but slow or saturated (:meth:`_state_alive`); once Redis is down, each replica
+        admits the account up to ``fallback_share`` of each budget from local buckets, and
+        refuses beyond it."""
+        rule = self.config.state.on_redis_down
+        account = view.account.account_id
+        if not self._fail_closed(view):
+            self._warn("limiter unavailable (%s); failing open (e.g. %s)", exc, account)
+            return
+        if rule.fallback_share > 0 and not await self._state_alive():
+            local = [
+                Bucket(b.key, b.capacity * rule.fallback_share, b.period_s, b.cost) for b in buckets
+            ]
+            if await self._fallback.acquire(local) == 0.0:
+                eff.reasons.append("rate-limit state unavailable: local fallback budget")
+                return
+        self._warn("limiter unavailable (%s); refusing (e.g. %s)", exc, account)
+        raise _unavailable("rate-limit state unavailable")
+
+    def _warn(self, message: str, *args: Any) -> None:
+        """A warning at most once a second per message, with how many were held back: a
+        flood during an outage would otherwise write a line per request."""
+        now = time.monotonic()
+        last, held = self._warned.get(message, (-1e9, 0))
+        if now - last < 1.0:
+            self._warned[message] = (last, held + 1)
+            return
+        self._warned[message] = (now, 0)
+        suffix = f" ({held} more like it held back)" if held else ""
+        log.warning(message + suffix, *args)
+
+    async def _state_alive(self) -> bool:
+        """Whether Redis answers a PING on a connection of its own: one probe at a time,
+        its answer reused for half a second."""
+        if self.probe is None:
+            return True
+        at, alive = self._probed
+        if time.monotonic() - at < 0.5:
+            return alive
+        if self._probing is None or self._probing.done():
+            self._probing = asyncio.get_running_loop().create_task(self.probe())
+        try:
+            alive = await asyncio.shield(self._probing)
+        except Exception:  # noqa: BLE001 - a probe that fails says Redis is down
+            alive = False
+        self._probed = (time.monotonic(), alive)
+        return alive
 
     async def _only_high_volume(self, buckets: list[Bucket], eff: Effective, account: str) -> bool:
         """True when the daily high-volume counter is the only bucket that refused."""
@@ -506,7 +605,12 @@ class Proxy:
         url, headers = self._upstream(ex.api, request)
         t0 = time.perf_counter()
         try:
-            upstream = await self.session.post(url, data=payload, headers=headers)
+            try:
+                upstream = await self.session.post(url, data=payload, headers=headers)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                # a pooled connection the upstream had already closed (its keep-alive ran
+                # out as the request went): closed before any answer, so sent once more
+                upstream = await self.session.post(url, data=payload, headers=headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ApiError(
                 502, f"upstream unreachable: {type(exc).__name__}", code="upstream_error"
@@ -660,7 +764,7 @@ class Proxy:
             ).decode(),
         }
         settings = self.log.settings
-        self.log.write(capture(record, settings.content, settings.max_text_bytes))
+        self.log.write(capture(record, settings.content, settings.max_text_bytes, self.log.key))
         if self._tracing:
             self._span(ex, record, reader, action)
 
@@ -669,7 +773,7 @@ class Proxy:
             await self.limiter.debit(buckets, amount)
         except Exception as exc:  # noqa: BLE001 - best effort; the next request re-checks
             self.metrics.state_errors.inc()
-            log.warning("token debit failed: %s", exc)
+            self._warn("token debit failed: %s", exc)
 
     def _event(self, ex: Exchange, action: str, reason: str) -> None:
         """Log an enforcement to decisions.jsonl, at most once a minute per account and reason."""

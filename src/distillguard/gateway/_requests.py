@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -76,6 +77,7 @@ _OPENAI_TYPES = {
     401: "invalid_request_error",
     403: "permission_error",
     404: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
     429: "rate_limit_error",
     502: "api_error",
@@ -86,6 +88,7 @@ _ANTHROPIC_TYPES = {
     401: "authentication_error",
     403: "permission_error",
     404: "not_found_error",
+    408: "invalid_request_error",
     413: "request_too_large",
     429: "rate_limit_error",
     502: "api_error",
@@ -171,8 +174,86 @@ def _text(content: Any) -> str:
     return ""
 
 
+def _token_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_TOKENS
+
+
 def _bad(message: str, param: str | None = None) -> ApiError:
     return ApiError(400, message, code="invalid_request", param=param)
+
+
+# JSON the gateway can log: orjson re-encodes at most 254 levels of nesting; an upstream
+# API takes 32-bit token counts
+MAX_DEPTH = 254
+MAX_TOKENS = 2**31 - 1
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return out
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> str | None:
+    """The path of the first place ``value`` nests deeper than ``limit``, or None."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+    while stack:
+        node, depth, path = stack.pop()
+        if depth > limit:
+            return path or "(body)"
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for k, v in items:
+            if isinstance(v, dict | list):
+                step = f"[{k}]" if isinstance(k, int) else (f".{k}" if path else str(k))
+                if len(path) < 60:
+                    stack.append((v, depth + 1, path + step))
+                else:
+                    stack.append((v, depth + 1, path if path.endswith("…") else path + "…"))
+    return None
+
+
+def load_body(raw: bytes) -> Any:
+    """A request body as the gateway checks, forwards and logs it, or an API-format 400.
+
+    Refused: malformed JSON or UTF-8 (lone surrogates included), nesting deeper than
+    :data:`MAX_DEPTH` (the exchange log could not record it), and duplicate object keys (an
+    upstream that keeps the first ``model`` or ``thinking`` while the gateway checks the
+    last would bypass its checks). A body already in compact form, as the official SDKs
+    send it, is proven free of duplicates by re-encoding it; any other is read again by a
+    parser that sees every key."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"malformed JSON body: {exc}", code="invalid_json") from None
+    if not isinstance(data, dict | list):
+        return data
+    try:
+        canonical = orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        path = too_deep(data) or "(body)"
+        raise _bad(f"JSON nested deeper than {MAX_DEPTH} levels at {path}", path) from None
+    if canonical != raw.strip():
+        try:
+            json.loads(raw, object_pairs_hook=_no_duplicates)
+        except _DuplicateKey as exc:
+            raise ApiError(
+                400, f"duplicate key {exc.key[:100]!r} in the JSON body",
+                code="invalid_json", param=exc.key[:100],
+            ) from None  # fmt: skip
+        except (ValueError, RecursionError) as exc:
+            raise ApiError(400, f"malformed JSON body: {exc}", code="invalid_json") from None
+    return data
 
 
 def parse(api: Api, body: Any, *, strict: bool) -> Parsed:
@@ -206,8 +287,8 @@ def parse(api: Api, body: Any, *, strict: bool) -> Parsed:
         raise _bad("'temperature' must be a number", "temperature")
     if api == "anthropic":
         max_tokens = body.get("max_tokens")
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise _bad("'max_tokens' must be a positive integer", "max_tokens")
+        if not _token_count(max_tokens):
+            raise _bad(f"'max_tokens' must be an integer from 1 to {MAX_TOKENS}", "max_tokens")
         system_field = body.get("system")
         system = _text(system_field) if system_field is not None else None
         thinking_field = body.get("thinking")
@@ -216,11 +297,10 @@ def parse(api: Api, body: Any, *, strict: bool) -> Parsed:
             "adaptive",
         )
     else:
-        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-        if max_tokens is not None and (
-            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
-        ):
-            raise _bad("'max_tokens' must be a positive integer", "max_tokens")
+        field = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+        max_tokens = body.get(field)
+        if max_tokens is not None and not _token_count(max_tokens):
+            raise _bad(f"'{field}' must be an integer from 1 to {MAX_TOKENS}", field)
         sys_parts = [
             _text(m.get("content")) for m in messages if m["role"] in ("system", "developer")
         ]

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import secrets
 import sqlite3
 import time
@@ -107,6 +108,8 @@ class AccountView:
     key_id: str
     decisions: list[Decision]
     loaded: float = field(default_factory=time.monotonic)
+    generation: int = 0
+    """The cache generation it was loaded in: a decision change starts a new one."""
     base: Any = None
     """The account's :class:`Effective` before per-request checks (computed once per view)."""
     admission: Any = None
@@ -134,6 +137,9 @@ class SqliteRegistry:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # e-mails and payment fingerprints: readable by the gateway's user only (SQLite
+        # gives its WAL and shared-memory files the database file's mode)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self._con = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._con.execute("PRAGMA journal_mode=WAL")
         self._con.execute(
@@ -228,6 +234,7 @@ class State:
         self.registry = registry
         self.cache_ttl_s = cache_ttl_s
         self._views: dict[str, AccountView] = {}
+        self._generation = 0
         self._decisions: dict[str, list[Decision]] | None = None
         self._decisions_loaded = 0.0
         self._listener: asyncio.Task[None] | None = None
@@ -235,12 +242,17 @@ class State:
 
     # -- cache ---------------------------------------------------------------------------------
     def invalidate(self, message: str = "*") -> None:
+        """A decision changed: every cached view is stale (reloaded on its next request)
+        but kept, so that while Redis is unreachable a key is still known
+        (:meth:`cached_view`). An account changed (its tier, a key revoked): its views are
+        dropped, so a revoked key is never served from the cache."""
         if message == "*" or message.startswith("decision:"):
             self._decisions = None
-            self._views.clear()
+            self._generation += 1
         else:
+            account_id = message.removeprefix("account:")
             for key, view in list(self._views.items()):
-                if view.account.account_id == message.removeprefix("account:"):
+                if view.account.account_id == account_id:
                     del self._views[key]
 
     def start(self) -> None:
@@ -271,8 +283,13 @@ class State:
     async def view(self, key_hash: str) -> AccountView | None:
         """The account and decisions behind an API key, or None for an unknown key."""
         cached = self._views.get(key_hash)
-        if cached is not None and time.monotonic() - cached.loaded < self.cache_ttl_s:
+        if (
+            cached is not None
+            and cached.generation == self._generation
+            and time.monotonic() - cached.loaded < self.cache_ttl_s
+        ):
             return cached
+        generation = self._generation  # a change while this loads makes the result stale
         key = await self.registry.get("keys", key_hash)
         if key is None or key.get("revoked"):
             self._views.pop(key_hash, None)
@@ -286,14 +303,19 @@ class State:
         if account.cluster_id:
             decisions += index.get(f"cluster:{account.cluster_id}", [])
         at = now_utc()
-        view = AccountView(account, key["key_id"], [d for d in decisions if d.in_force(at)])
+        view = AccountView(
+            account,
+            key["key_id"],
+            [d for d in decisions if d.in_force(at)],
+            generation=generation,
+        )
         if len(self._views) > 100_000:
             self._views.clear()
         self._views[key_hash] = view
         return view
 
     def cached_view(self, key_hash: str) -> AccountView | None:
-        """The last view of a key however old (used when Redis is unreachable)."""
+        """The last view of a key however old or stale (used when Redis is unreachable)."""
         return self._views.get(key_hash)
 
     # -- accounts and keys -------------------------------------------------------------------
