@@ -129,19 +129,23 @@ def test_redis_down_fails_open_for_trusted_and_closed_for_flagged(tmp_path: Path
     with redis_server() as (url, proc), mock_upstream() as upstream:
         cfg = gateway_config(tmp_path, upstream, state={
             "backend": "redis", "redis_url": url, "cache_ttl_s": 0.0, "redis_timeout_s": 0.2,
-            "on_redis_down": {"fallback_share": 0.1}})  # fmt: skip
+            "on_redis_down": {"fallback_share": 0.1}},
+            tiers={"enterprise": {"trusted": True}, "free": {"rpm": 20},
+                   "partner": {"rpm": 5, "on_redis_down": "open"}})  # fmt: skip
         g = start_gateway(tmp_path, cfg)
         try:
             trusted = g.account("acct_ent", tier="enterprise", verification="business")
             flagged = g.account("acct_flag", tier="enterprise", verification="business")
             plain = g.account("acct_free", tier="free", verification="phone")
+            partner = g.account("acct_partner", tier="partner", verification="business")
             g.decide(
                 action="shape", target="acct_flag", params={"thinking": "redact"}, reason="review"
             )
             post: Any = lambda k: httpx.post(g.url + "/v1/chat/completions", timeout=10,  # noqa: E731
                                              json={"model": "atlas-3", "messages": ASK},
                                              headers={"authorization": f"Bearer {k}"})  # fmt: skip
-            assert [post(k).status_code for k in (trusted, flagged, plain)] == [200, 200, 200]
+            keys = (trusted, flagged, plain, partner)
+            assert [post(k).status_code for k in keys] == [200, 200, 200, 200]
             proc.kill()
             proc.wait()
             down = [post(k) for k in (trusted, flagged, plain)]
@@ -153,6 +157,8 @@ def test_redis_down_fails_open_for_trusted_and_closed_for_flagged(tmp_path: Path
             assert refused.status_code == 503
             assert refused.headers["retry-after"] == "1"
             assert post(trusted).status_code == 200
+            # a tier with its own rule: open, whatever its budget
+            assert [post(partner).status_code for _ in range(3)] == [200, 200, 200]
             unknown = post("dg-never-seen")
             assert unknown.status_code == 503  # cannot authenticate without the state store
             models = httpx.get(g.url + "/v1/models", headers={"authorization": f"Bearer {trusted}"})

@@ -76,7 +76,12 @@ class Tier(_Strict):
     tools: bool = Field(True, description="tool use allowed")
     models: list[str] = Field(default_factory=lambda: ["*"], description="allowed model ids")
     max_tokens: int | None = Field(None, ge=1, description="output cap; larger requests clamp")
-    trusted: bool = Field(False, description="fail open for this tier when Redis is down")
+    trusted: bool = Field(
+        False, description="trusted tier: follows state.on_redis_down.trusted (open by default)"
+    )
+    on_redis_down: Literal["open", "closed"] | None = Field(
+        None, description="this tier's own rule when Redis fails (overrides trusted/other)"
+    )
     thinking_verification: str = Field(
         "none", description="verification level needed before thinking is allowed"
     )

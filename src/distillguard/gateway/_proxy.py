@@ -356,7 +356,10 @@ class Proxy:
         rule = self.config.state.on_redis_down
         if view.flagged:
             return rule.flagged == "closed"
-        if self.config.tier(view.account.tier).trusted:
+        tier = self.config.tier(view.account.tier)
+        if tier.on_redis_down is not None:
+            return tier.on_redis_down == "closed"
+        if tier.trusted:
             return rule.trusted == "closed"
         return rule.other == "closed"
 
