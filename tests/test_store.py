@@ -102,3 +102,13 @@ def test_memory_store_cleans_up_its_data(tmp_path: Path) -> None:
         data = store.data_dir
         assert store.count(dg.Kind.EXCHANGES) == 1
     assert not data.exists()
+
+
+def test_a_new_store_and_its_parquet_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    import os
+
+    with dg.Store.open(tmp_path / "s.duckdb"):
+        pass
+    assert os.stat(tmp_path / "s.duckdb").st_mode & 0o077 == 0
+    assert os.stat(tmp_path / "s.duckdb.data").st_mode & 0o077 == 0
+    assert os.stat(tmp_path / "s.duckdb.data" / "exchanges").st_mode & 0o077 == 0

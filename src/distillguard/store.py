@@ -177,7 +177,10 @@ class Store:
                 if spec.kind not in PARQUET_KINDS:
                     self._con.execute(_ddl(spec, spec.kind.value))
             for kind in PARQUET_KINDS:
-                self._parts_dir(kind).mkdir(parents=True, exist_ok=True)
+                # the exchanges' Parquet holds prompts: only the store's owner may enter
+                self._parts_dir(kind).mkdir(mode=0o700, parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                self.data_dir.chmod(0o700)
 
     def _parts_dir(self, kind: Kind) -> Path:
         return self.data_dir / kind.value
