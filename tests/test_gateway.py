@@ -547,3 +547,15 @@ def test_strict_fields_and_content_capture_hashed(upstream: str, tmp_path: Path)
         assert rows[0]["n_messages"] == 1
     finally:
         g.stop()
+
+
+def test_mock_upstream_gives_every_answer_its_own_id(upstream: str) -> None:
+    ids = set()
+    for _ in range(3):
+        r = httpx.post(upstream + "/v1/chat/completions",
+                       json={"model": "atlas-3", "messages": ASK})  # fmt: skip
+        ids.add(r.json()["id"])
+        r = httpx.post(upstream + "/v1/messages",
+                       json={"model": "atlas-3", "max_tokens": 5, "messages": ASK})  # fmt: skip
+        ids.add(r.json()["id"])
+    assert len(ids) == 6

@@ -10,6 +10,7 @@ a fixed service time; ``chunk_delay_ms`` spaces stream events.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,6 +29,11 @@ ANSWER = "The answer is 391. Multiplying 17 by 23 gives 391."
 # the request-id headers the real APIs send (the gateway passes them on)
 OPENAI_ID = {"x-request-id": "req_mock_openai"}
 ANTHROPIC_ID = {"request-id": "req_mock_anthropic"}
+
+
+def _id(prefix: str) -> str:
+    """A fresh id in the shape the real API uses (every answer its own, as upstream)."""
+    return prefix + secrets.token_hex(12)
 
 
 def _words(text: str) -> list[str]:
@@ -61,12 +67,12 @@ def create_mock_app(*, delay_ms: float = 0.0, chunk_delay_ms: float = 0.0) -> St
         call = None
         if tools:
             name = tools[0].get("function", {}).get("name", "tool")
-            call = {"id": "call_1", "type": "function",
+            call = {"id": _id("call_"), "type": "function",
                     "function": {"name": name, "arguments": '{"city": "Paris"}'}}  # fmt: skip
             finish = "tool_calls"
         usage = {"prompt_tokens": n_in, "completion_tokens": len(words) + (30 if reasoning else 0),
                  "total_tokens": n_in + len(words) + (30 if reasoning else 0)}  # fmt: skip
-        base = {"id": "chatcmpl-mock", "created": int(time.time()), "model": model}
+        base = {"id": _id("chatcmpl-"), "created": int(time.time()), "model": model}
         if not body.get("stream"):
             msg: dict[str, Any] = {"role": "assistant", "content": None if call else "".join(words)}
             if reasoning:
@@ -116,15 +122,16 @@ def create_mock_app(*, delay_ms: float = 0.0, chunk_delay_ms: float = 0.0) -> St
         if thinking:
             blocks.append({"type": "thinking", "thinking": THOUGHT, "signature": "sig-mock"})
         if tools:
-            blocks.append({"type": "tool_use", "id": "toolu_1", "name": tools[0].get("name", "tool"),
+            blocks.append({"type": "tool_use", "id": _id("toolu_"), "name": tools[0].get("name", "tool"),
                            "input": {"city": "Paris"}})  # fmt: skip
             stop = "tool_use"
         else:
             blocks.append({"type": "text", "text": "".join(words)})
         n_out = len(words) + (30 if thinking else 0)
+        message_id = _id("msg_")
         if not body.get("stream"):
             return Response(orjson.dumps({
-                "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+                "id": message_id, "type": "message", "role": "assistant", "model": model,
                 "content": blocks, "stop_reason": stop, "stop_sequence": None,
                 "usage": {"input_tokens": n_in, "output_tokens": n_out}}),
                 media_type="application/json", headers=ANTHROPIC_ID)  # fmt: skip
@@ -139,7 +146,7 @@ def create_mock_app(*, delay_ms: float = 0.0, chunk_delay_ms: float = 0.0) -> St
                 )
 
             yield ev("message_start", {"message": {
-                "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+                "id": message_id, "type": "message", "role": "assistant", "model": model,
                 "content": [], "stop_reason": None, "stop_sequence": None,
                 "usage": {"input_tokens": n_in, "output_tokens": 1}}})  # fmt: skip
             for i, block in enumerate(blocks):
