@@ -70,3 +70,27 @@ def test_overlapping_finds_are_masked_once_and_control_characters_dropped() -> N
 )
 def test_hostile_input_never_raises(hostile: str) -> None:
     assert isinstance(redact(hostile), str)
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["a at " + "b dot " * 2000 + "!", "x " + "at dot " * 3000, "a@" + "b." * 5000,
+     "a at " + " " * 20000 + "b dot com", ("x" * 60 + "@") * 1000, "eyJ" + "a." * 20000],
+)  # fmt: skip
+def test_text_built_to_make_a_backtracking_engine_explode_is_masked_without_hanging(
+    hostile: str,
+) -> None:
+    # the spelled-out e-mail pattern once took 18 s on 77 characters of "b dot b dot …"
+    # under Python's engine; the patterns now run on RE2. 20 s is a hang, not a speed target.
+    import signal
+
+    def hang(*_: object) -> None:
+        raise AssertionError("redaction did not finish within 20 s")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(20)
+    try:
+        assert isinstance(redact(hostile), str)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -31,8 +31,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def redact(text: str, limit: int) -> str:
-    """Mask secrets and personal data (see :mod:`distillguard.redaction`); clip."""
-    return clip(redaction.redact(text), limit)
+    """Mask secrets and personal data (see :mod:`distillguard.redaction`); clip. Only the
+    first ``2 × limit`` characters are searched: the work stays bounded on hostile text, and
+    a secret cut at that point falls past the final clip."""
+    return clip(redaction.redact(text[: 2 * limit]), limit)
 
 
 def clip(text: str, limit: int) -> str:
