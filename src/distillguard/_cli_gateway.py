@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from distillguard._extras import require
 from distillguard.errors import ConfigError
 
 GatewayConfigOpt = Annotated[
@@ -46,6 +47,7 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
         port: Annotated[int | None, typer.Option(help="Listen port (overrides the file).")] = None,
     ) -> None:
         """Serve the OpenAI/Anthropic-compatible gateway in front of the configured upstream."""
+        require("gateway", "gateway")
         import uvicorn
 
         from distillguard.gateway import create_app, load_gateway_config
@@ -81,6 +83,7 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
         chunk_delay_ms: Annotated[float, typer.Option(help="Gap between stream events.")] = 0.0,
     ) -> None:
         """A local upstream speaking both APIs (for trying the gateway, tests and benchmarks)."""
+        require("gateway", "mock-upstream")
         import uvicorn
 
         from distillguard.gateway import create_mock_app
@@ -111,6 +114,7 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print, do not send.")] = False,
     ) -> None:
         """Turn scan findings into gateway decisions through the policy, and load them."""
+        require("gateway", "decide")
         from distillguard.gateway._loop import plan
         from distillguard.gateway._policy import load_policy
 
@@ -147,6 +151,7 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
         rounds: Annotated[int | None, typer.Option(help="Stop after this many rounds.")] = None,
     ) -> None:
         """Rescan the gateway's own log every --interval and push the policy's decisions."""
+        require("gateway", "watch")
         from distillguard.gateway import load_gateway_config
         from distillguard.gateway._loop import parse_duration, watch_forever
         from distillguard.gateway._policy import load_policy

@@ -12,9 +12,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from distillguard._extras import require
 from distillguard.config import Settings, load_settings
 from distillguard.errors import ConfigError, DistillguardError
 from distillguard.ingest import ADAPTERS, ingest_files
@@ -434,6 +436,8 @@ def demo(
     incident report for the largest."""
     import shutil
 
+    require("report", "demo")
+
     settings = _settings(None, db=workdir / "distillguard.duckdb")
     if corpus is None and Path("../shared/corpus").is_dir():
         corpus = Path("../shared/corpus")
@@ -537,6 +541,8 @@ def report_cmd(
 ) -> None:
     """Write an incident report (HTML, PDF, JSON) for a campaign, or for all of them."""
     from distillguard.findings import load_findings
+
+    require("report", "report")
     from distillguard.report import write_index, write_report
 
     if (cluster_id is None) == (not all_):
@@ -588,6 +594,8 @@ def intel_export_cmd(
     import json
 
     from distillguard.findings import load_findings
+
+    require("intel", "intel export")
     from distillguard.intel import export_bundle
     from distillguard.rules import load_rules
 
@@ -623,6 +631,8 @@ def intel_push_cmd(
     import json
 
     from distillguard.errors import InputError
+
+    require("intel", "intel push")
     from distillguard.intel import push
 
     settings = _settings(config)
@@ -649,6 +659,7 @@ def intel_pull_cmd(
     """Fetch a TAXII 2.1 collection's objects into one bundle file."""
     import json
 
+    require("intel", "intel pull")
     from distillguard.intel import pull
 
     settings = _settings(config)
@@ -669,6 +680,8 @@ def intel_match_cmd(
 ) -> None:
     """Match partners' indicators against our accounts; add the matches to the findings."""
     from distillguard.findings import load_findings
+
+    require("intel", "intel match")
     from distillguard.intel import apply_to_findings, match, read_bundles
     from distillguard.rules import load_rules
 
@@ -698,7 +711,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except DistillguardError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        # the message is text, not markup: "[report]" or "messages[0]" must print as written
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise SystemExit(exc.exit_code) from None
 
 

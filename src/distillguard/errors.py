@@ -105,6 +105,12 @@ class GatewayError(DistillguardError):
     exit_code = 9
 
 
+class MissingExtraError(DistillguardError):
+    """A command needs an optional part of distillguard that is not installed."""
+
+    exit_code = 10
+
+
 EXIT_CODES: dict[type[DistillguardError], int] = {
     cls: cls.exit_code
     for cls in (
@@ -116,5 +122,6 @@ EXIT_CODES: dict[type[DistillguardError], int] = {
         SimulationError,
         SharingError,
         GatewayError,
+        MissingExtraError,
     )
 }
