@@ -44,7 +44,7 @@ def test_the_core_runs_without_any_extra(tmp_path: Path) -> None:
          "--format", "native", "--db", str(db)),
         ("scan", "--db", str(db), "--out", str(found)),
         ("evaluate", "--findings", str(found), "--truth", str(sim / "truth.parquet"),
-         "--db", str(db)),
+         "--db", str(db), "--no-baselines"),
     ]  # fmt: skip
     for step in steps:
         done = _cli(ALL, *step)
@@ -60,6 +60,7 @@ def test_the_core_runs_without_any_extra(tmp_path: Path) -> None:
         ("gateway", ("gateway",)),
         ("gateway", ("mock-upstream",)),
         ("intel", ("intel", "export", "cl-1", "--findings", "nowhere")),
+        ("evaluate", ("evaluate", "--findings", "nowhere", "--truth", "nowhere.parquet")),
     ],
 )
 def test_a_command_that_needs_an_extra_names_it(extra: str, args: tuple[str, ...]) -> None:

@@ -1,12 +1,15 @@
 """Optional parts of distillguard, installed as extras: a command that needs one says so.
 
-``pip install distillguard`` gives simulate, ingest, scan, evaluate and the store. The rest:
+``pip install distillguard`` gives simulate, ingest, scan, ``evaluate --no-baselines`` and the
+store. The rest:
 
 - ``[gateway]``: the gateway, its mock upstream, ``decide`` and ``watch`` (Starlette,
   FastAPI, uvicorn, aiohttp, redis-py, prometheus-client, OpenTelemetry API);
 - ``[report]``: incident reports and ``demo`` (matplotlib, Jinja2, reportlab, detect-secrets,
   Presidio);
-- ``[intel]``: STIX export and TAXII sharing (stix2, taxii2-client).
+- ``[intel]``: STIX export and TAXII sharing (stix2, taxii2-client);
+- ``[evaluate]``: the baselines ``evaluate`` runs beside the findings (scikit-learn's isolation
+  forest; tokenizers and safetensors for the MiniLM embedding baselines).
 
 ``make demo`` and ``make test`` install all of them.
 """
@@ -22,16 +25,18 @@ EXTRAS: dict[str, tuple[str, ...]] = {
                 "opentelemetry"),
     "report": ("matplotlib", "jinja2", "reportlab", "detect_secrets", "presidio_analyzer"),
     "intel": ("stix2", "taxii2client"),
+    "evaluate": ("sklearn", "tokenizers", "safetensors"),
 }  # fmt: skip
 
 
-def require(extra: str, command: str) -> None:
+def require(extra: str, command: str, *, hint: str = "") -> None:
     """Raise :class:`MissingExtraError` naming the extra when any of its modules is missing."""
     missing = [m for m in EXTRAS[extra] if _missing(m)]
     if missing:
         raise MissingExtraError(
             f"`distillguard {command}` needs the [{extra}] extra "
             f"(missing: {', '.join(missing)}): pip install 'distillguard[{extra}]'"
+            + (f" {hint}" if hint else "")
         )
 
 

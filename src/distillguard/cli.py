@@ -267,6 +267,8 @@ def evaluate_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Measure findings against ground truth, beside baselines on the same data."""
+    if not no_baselines or embeddings:
+        require("evaluate", "evaluate", hint="or run it with --no-baselines")
     from distillguard.catalogue import load_catalogue
     from distillguard.evaluate import evaluate, load_truth, render_markdown, write_report
 
