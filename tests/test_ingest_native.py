@@ -209,3 +209,19 @@ def test_a_file_larger_than_a_batch_streams(tmp_path: Path, settings: dg.Setting
     with dg.Store.open(small.db) as store:
         rep = dg.ingest_files([write_jsonl(tmp_path / "big.jsonl", rows)], "native", store, small)
         assert rep.inserted == 2_500
+
+
+def test_a_file_in_a_directory_that_holds_no_records_is_passed_over_and_named(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
+    (tmp_path / "d").mkdir()
+    write_jsonl(tmp_path / "d" / "a.jsonl", ROWS[:10])
+    (tmp_path / "d" / "manifest.json").write_text('{\n  "scenario": "mixed"\n}\n')
+    report = ingest([tmp_path / "d"], store, settings)
+    assert report.inserted == 10
+    (manifest,) = [f for f in report.files if f.path.endswith("manifest.json")]
+    assert (manifest.kind, manifest.read, manifest.inserted) == ("none", 0, 0)
+    assert manifest.note is not None and "columns match no record kind" in manifest.note
+    # named on its own, the same file is an error
+    with pytest.raises(dg.FileKindError):
+        ingest([tmp_path / "d" / "manifest.json"], store, settings)

@@ -131,6 +131,8 @@ def ingest(
     for f in report.files:
         if f.rejects_path:
             out.print(f"[yellow]{f.rejected:,} rejected row(s) of {f.path} → {f.rejects_path}[/]")
+        if f.note:
+            out.print(f"[yellow]{escape(f.path)}: {escape(f.note)}[/]")
     out.print(f"done in {time.perf_counter() - started:.1f}s")
 
 

@@ -38,6 +38,8 @@ class FileReport:
     rejected: int = 0
     skipped: int = 0
     rejects_path: str | None = None
+    note: str | None = None
+    """Why a file found in a directory was passed over (it holds no kind of record)."""
 
 
 @dataclass
@@ -188,8 +190,16 @@ def ingest_files(
         raise UnknownFormatError(f"unknown format {fmt!r}; choose one of: {', '.join(ADAPTERS)}")
     report = IngestReport()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    for path in _expand(paths):
-        spec, used, batches = read_file(path, fmt, settings)
+    for path, in_directory in _expand(paths):
+        try:
+            spec, used, batches = read_file(path, fmt, settings)
+        except FileKindError as exc:
+            if not in_directory:
+                raise
+            # a manifest or notes beside the logs: named in the report, not ingested
+            note = str(exc).removeprefix(f"{path}: ")
+            report.files.append(FileReport(str(path), "none", "-", note=f"passed over: {note}"))
+            continue
         rep = FileReport(str(path), spec.kind.value if spec else "unknown", used)
         rejects = _RejectsFile(rejects_dir(settings) / f"{path.name}.{stamp}.rejects.jsonl")
         total = path.stat().st_size
@@ -222,7 +232,8 @@ def ingest_files(
     return report
 
 
-def _expand(paths: Sequence[str | Path]) -> Iterator[Path]:
+def _expand(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:
+    """Each file to ingest, and whether it was found by expanding a directory."""
     seen = False
     for p in map(Path, paths):
         if p.is_dir():
@@ -230,10 +241,10 @@ def _expand(paths: Sequence[str | Path]) -> Iterator[Path]:
             if not children:
                 raise InputError("directory holds no .parquet, .jsonl, .json or .csv file", path=p)
             seen = True
-            yield from children
+            yield from ((c, True) for c in children)
         elif p.exists():
             seen = True
-            yield p
+            yield p, False
         else:
             raise InputError("no such file", path=p)
     if not seen:
