@@ -62,7 +62,6 @@ CORPUS = {
                                (7, "gen_ai.request.temperature"), (8, "gen_ai.usage.output_tokens"),
                                (9, "startTimeUnixNano"), (11, "gen_ai.input.messages")]),
     "native.jsonl": ("native", 2, [(2, "request_id"), (3, "account_id")]),
-    "garbage.jsonl.gz": ("openai", 0, [(1, "(file)")]),
 }  # fmt: skip
 
 
@@ -75,6 +74,13 @@ def test_each_malformed_file_found_so_far_ends_as_rows_and_named_rejects(
     assert kept == rows
     assert found == rejects
     assert read == kept + len(found) + skipped
+
+
+def test_a_gzip_of_garbage_is_one_file_reject(tmp_path: Path, settings: dg.Settings) -> None:
+    path = tmp_path / "garbage.jsonl.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(7, 250, 3)))  # a gzip header, then noise
+    kept, found, read, skipped = _read(path, "openai", settings)
+    assert (kept, found, read, skipped) == (0, [(1, "(file)")], 1, 0)
 
 
 def test_a_lone_surrogate_is_kept_as_a_replacement_character(settings: dg.Settings) -> None:

@@ -290,8 +290,8 @@ class ExchangeLog:
                 out = self.parts / f"date={date}" / f"part-{stem}.parquet"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 tmp = out.with_name(out.name + ".tmp")
-                with _private_file(tmp):
-                    pq.write_table(rows, tmp, compression="zstd")
+                _create_private(tmp)  # Arrow then truncates it, keeping its mode
+                pq.write_table(rows, tmp, compression="zstd")
                 os.replace(tmp, out)
         if rejects:  # once the rows are safe: a retried segment is quarantined once
             self._quarantine(stem, rejects)
@@ -468,12 +468,9 @@ def _degraded(record: dict[str, Any], exc: Exception) -> dict[str, Any]:
     return out
 
 
-@contextlib.contextmanager
-def _private_file(path: Path) -> Iterator[None]:
+def _create_private(path: Path) -> None:
     """Create ``path`` readable by its owner only (exchange logs hold prompts)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.close(fd)
-    yield
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
 
 
 def _alive(pid: int) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fnmatch
 import itertools
 import logging
@@ -18,8 +17,9 @@ import aiohttp
 import orjson
 from opentelemetry import trace
 from starlette.responses import StreamingResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from distillguard.gateway._bodies import BodyReader
 from distillguard.gateway._config import GatewayConfig, Tier
 from distillguard.gateway._limits import Bucket, Limiter, MemoryLimiter
 from distillguard.gateway._log import ExchangeLog, capture
@@ -43,10 +43,6 @@ _REFUSALS = {
     "capability_restricted": "restrict",
     "model_restricted": "restrict",
 }
-
-
-class StateUnavailable(Exception):
-    """Shared state (Redis) could not be reached."""
 
 
 def _unavailable(what: str) -> ApiError:
@@ -139,9 +135,6 @@ class Exchange:
     eff: Effective | None = None
     upstream_ms: float = 0.0
     injected_usage: bool = False
-    buffered: int = 0
-    """Bytes of request body this exchange holds against ``server.max_buffered_body_bytes``."""
-    body_expired: bool = False
 
 
 def _targets(config: GatewayConfig) -> dict[Api, tuple[str, dict[str, str]]]:
@@ -204,9 +197,7 @@ class Proxy:
         self._probed: tuple[float, bool] = (-1.0, True)
         self._probing: asyncio.Task[bool] | None = None
         self._warned: dict[str, tuple[float, int]] = {}
-        self._buffered = 0  # request-body bytes held by requests in flight
-        self._reading: dict[str, tuple[float, asyncio.Task[Any], Exchange]] = {}
-        self._reaper: asyncio.Task[None] | None = None
+        self.bodies = BodyReader(config)
 
     async def start(self) -> None:
         # spans only with an OpenTelemetry SDK installed before the gateway starts (without
@@ -218,13 +209,10 @@ class Proxy:
             timeout=aiohttp.ClientTimeout(total=up.timeout_s, connect=up.connect_timeout_s),
             auto_decompress=False,
         )
-        self._reaper = asyncio.get_running_loop().create_task(self._reap())
+        self.bodies.start()
 
     async def close(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        await self.bodies.close()
         if self.session is not None:
             await self.session.close()
 
@@ -252,7 +240,7 @@ class Proxy:
                                 headers={"x-distillguard-request-id": ex.request_id})  # fmt: skip
             return Reply.error(internal, api)
         finally:
-            self._buffered -= ex.buffered
+            self.bodies.release(ex.request_id)
 
     def _exchange(self, request: Incoming, api: Api) -> Exchange:
         ip = request.client_host
@@ -276,14 +264,15 @@ class Proxy:
 
     async def _handle(self, request: Incoming, ex: Exchange) -> Answer:
         api = ex.api
-        declared = self._declared_size(request)
+        declared = self.bodies.declared(request.get("content-length"))
         key = api_key(request)
         if key is None:
             raise ApiError(401, "missing or malformed API key", code="invalid_api_key")
         ex.view = await self._view(key)
         if ex.view is None:
             raise ApiError(401, "invalid API key", code="invalid_api_key")
-        body = await self._body(request, ex, declared)
+        # read only now: an unauthenticated client's body is never read
+        body = await self.bodies.read(request.receive, ex.request_id, declared)
         data = load_body(body)
         ex.parsed = p = parse(api, data, strict=self.config.strict_fields)
         eff = ex.eff = for_request(ex.view, self.config)
@@ -292,80 +281,6 @@ class Proxy:
         changed = self._rewrite(ex, data)
         payload = orjson.dumps(data) if changed else body
         return await self._forward(request, ex, payload)
-
-    def _declared_size(self, request: Incoming) -> int | None:
-        """The body's ``Content-Length``; 413 when above ``max_body_bytes`` or not a number."""
-        limit = self.config.max_body_bytes
-        declared = request.get("content-length")
-        if declared is None:
-            return None
-        if not declared.isdigit() or int(declared) > limit:
-            raise ApiError(413, f"request body larger than {limit} bytes", code="request_too_large")
-        return int(declared)
-
-    async def _body(self, request: Incoming, ex: Exchange, declared: int | None) -> bytes:
-        """The body, read after the key is known (an unauthenticated client sends none),
-        within ``server.body_timeout_s`` and the memory all bodies in flight may hold.
-
-        The deadline is kept by :meth:`_reap`, which cancels reads past it, rather than by a
-        timer per request (``asyncio.timeout`` cost ~7 µs a request, for bodies that nearly
-        always arrive with their headers)."""
-        task = asyncio.current_task()
-        assert task is not None
-        timeout = self.config.server.body_timeout_s
-        self._reading[ex.request_id] = (time.monotonic() + timeout, task, ex)
-        try:
-            return await self._read_body(request, ex, declared)
-        except asyncio.CancelledError:
-            if ex.body_expired and task.uncancel() == 0:
-                raise ApiError(
-                    408, f"request body not received within {timeout:g}s", code="request_timeout"
-                ) from None
-            raise
-        finally:
-            del self._reading[ex.request_id]
-
-    async def _reap(self) -> None:
-        """Cancel the body reads that passed their deadline (see :meth:`_body`)."""
-        while True:
-            await asyncio.sleep(0.25)
-            now = time.monotonic()
-            for deadline, task, ex in list(self._reading.values()):
-                if now > deadline and not ex.body_expired:
-                    ex.body_expired = True
-                    task.cancel()
-
-    async def _read_body(self, request: Incoming, ex: Exchange, declared: int | None) -> bytes:
-        limit = self.config.max_body_bytes
-        budget = self.config.server.max_buffered_body_bytes
-        if declared is not None:
-            self._reserve(ex, declared, budget)
-        chunks = []
-        size = 0
-        while True:
-            message: Message = await request.receive()
-            if message["type"] == "http.disconnect":
-                raise ApiError(499, "client closed the connection", code="client_disconnected")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(
-                    413, f"request body larger than {limit} bytes", code="request_too_large"
-                )
-            if size > ex.buffered:  # no Content-Length (chunked), or more than it said
-                self._reserve(ex, size - ex.buffered, budget)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    def _reserve(self, ex: Exchange, size: int, budget: int) -> None:
-        if self._buffered + size > budget:
-            raise ApiError(
-                503, "the gateway holds as many request bodies as it may; retry shortly",
-                code="overloaded", headers={"retry-after": "1"},
-            )  # fmt: skip
-        self._buffered += size
-        ex.buffered += size
 
     async def _view(self, key: str) -> AccountView | None:
         """The key's account and decisions. With Redis unreachable, the last view of the key
