@@ -3,6 +3,7 @@ process in front of a local upstream speaking both APIs, every decision type, ba
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import time
@@ -15,6 +16,7 @@ import httpx
 import openai
 import pytest
 
+import distillguard as dg
 from gateway_helpers import (
     ADMIN,
     GatewayProc,
@@ -162,15 +164,19 @@ def test_anthropic_sdk_plain_stream_tools_thinking(gw: GatewayProc) -> None:
 def test_answers_carry_the_upstream_request_id_and_the_gateways_own(gw: GatewayProc) -> None:
     _, key = new_account(gw)
     seen = set()
-    for path, auth, upstream_id, expected in (
-        ("/v1/chat/completions", {"authorization": f"Bearer {key}"}, "x-request-id", "req_mock_openai"),
-        ("/v1/messages", {"x-api-key": key}, "request-id", "req_mock_anthropic"),
-    ):  # fmt: skip
+    upstream_ids = set()
+    for path, auth, upstream_id in (
+        ("/v1/chat/completions", {"authorization": f"Bearer {key}"}, "x-request-id"),
+        ("/v1/messages", {"x-api-key": key}, "request-id"),
+    ):
         for stream in (False, True):
             body = {"model": "atlas-3", "max_tokens": 20, "messages": ASK, "stream": stream}
             r = httpx.post(gw.url + path, headers=auth, json=body, timeout=30)
             assert r.status_code == 200, r.text
-            assert r.headers[upstream_id] == expected
+            # the upstream's own id, passed on as it was sent (each answer has its own)
+            assert r.headers[upstream_id].startswith("req_")
+            assert r.headers[upstream_id] not in upstream_ids
+            upstream_ids.add(r.headers[upstream_id])
             ctype = "text/event-stream" if stream else "application/json"
             assert r.headers["content-type"].startswith(ctype)
             assert r.headers.get_list("content-type") == [r.headers["content-type"]]
@@ -212,6 +218,16 @@ def test_block_refuses_in_both_formats_and_is_reversible(gw: GatewayProc) -> Non
     rows = rows_for(gw, account_id, 3)
     actions = sorted(json.loads(r["extra"])["gateway"]["action"] for r in rows)
     assert actions == ["allow", "block", "block"]
+    refused = [r for r in rows if r["status"] == 403]
+    # refusals never reached the model: logged with their status and no token counts
+    assert len(refused) == 2 and all(
+        (r["input_tokens"], r["output_tokens"], r["response"]) == (None, None, None)
+        for r in refused
+    )
+    assert {r["request_id"] for r in refused} == {
+        e1.value.response.headers["x-distillguard-request-id"],
+        e2.value.response.headers["x-distillguard-request-id"],
+    }
     log = [json.loads(x) for x in (log_dir(gw) / "decisions.jsonl").read_text().splitlines()]
     mine = [x for x in log if x.get("account_id") == account_id]
     assert {x["event"] for x in mine} >= {"created", "revoked", "enforced"}
@@ -429,6 +445,13 @@ def test_bad_requests_get_api_errors_and_nothing_crashes(gw: GatewayProc) -> Non
         )
         assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
     assert httpx.get(gw.url + "/healthz").status_code == 200
+    # every attempt is logged against no account; a presented key only as its hash prefix
+    attempts = rows_for(gw, dg.UNAUTHENTICATED, 4)
+    prefixes = {r["api_key_id"] for r in attempts}
+    digest = hashlib.sha256(b"dg-unknown").hexdigest()
+    assert f"sha256:{digest[:16]}" in prefixes
+    assert all(r["status"] == 401 and r["input_tokens"] is None for r in attempts)
+    assert all("dg-unknown" not in json.dumps(r, default=str) for r in attempts)
 
 
 def test_header_injection_is_rejected_at_the_socket(gw: GatewayProc) -> None:

@@ -166,7 +166,6 @@ def test_directory_of_files_is_expanded(
     [
         ("x.txt", "hello", dg.UnknownFormatError, "cannot tell the file type"),
         ("x.jsonl", '{"foo": 1}\n', dg.FileKindError, "columns match no record kind"),
-        ("x.csv", "request_id,prompt,prompt\n", dg.InputError, "repeats column"),
         ("x.csv", "request_id,prompt\nr1,hi\n", dg.InputError, "missing required column"),
     ],
 )
@@ -184,6 +183,31 @@ def test_bad_files_give_clear_errors(
     with pytest.raises(error, match=message) as info:
         ingest([path], store, settings)
     assert str(path) in str(info.value)
+
+
+def test_a_csv_header_that_repeats_a_column_is_a_file_reject(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("request_id,ts,prompt,prompt\nr1,2026-01-01T00:00:00Z,a,b\n")
+    rep = ingest([path], store, settings)
+    (reject,) = read_rejects(rep)
+    assert (reject["row"], reject["field"]) == (1, "(file)")
+    assert "repeats column(s): prompt" in reject["reason"] and rep.inserted == 0
+
+
+def test_blank_csv_header_cells_name_their_column_by_position(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
+    row = ROWS[0]
+    path = tmp_path / "x.csv"
+    names = [*row, ""]
+    cells = [str(row[n]).replace(",", " ") for n in row] + ["note"]
+    path.write_text(",".join(names) + "\n" + ",".join(cells) + "\n")
+    rep = ingest([path], store, settings)
+    assert rep.inserted == 1 and rep.rejected == 0
+    (extra,) = store.query("SELECT extra FROM exchanges").column("extra").to_pylist()
+    assert json.loads(extra) == {f"column_{len(names)}": "note"}
 
 
 def test_missing_file_and_unknown_format(

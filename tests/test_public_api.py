@@ -11,6 +11,7 @@ EXPECTED = {
     "SCENARIOS",
     "SCHEMA_VERSION",
     "TRUTH",
+    "UNAUTHENTICATED",
     "ConfigError",
     "CorpusError",
     "DistillguardError",

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 import distillguard as dg
 from distillguard.ingest import ingest_files
-from distillguard.ingest._runner import read_file
+from distillguard.ingest._runner import ACCOUNT_FORMATS, make_adapter, read_file
 from distillguard.schema import KINDS, Kind
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -39,7 +39,9 @@ FIXED = os.environ.get("DISTILLGUARD_FUZZ_RANDOM", "") == ""
 
 def _read(path: Path, fmt: str, cfg: dg.Settings) -> tuple[int, list[tuple[int, str]], int, int]:
     """Rows kept, rejects as (row, field), records read and skipped."""
-    _, _, batches = read_file(path, fmt, cfg)
+    adapter = make_adapter(fmt, "acct" if fmt in ACCOUNT_FORMATS else None)
+    adapter.prepare([path])
+    _, _, batches = read_file(path, fmt, cfg, adapter)
     rows = read = skipped = 0
     rejects: list[tuple[int, str]] = []
     for batch in batches:
@@ -144,6 +146,56 @@ SEEDS: dict[str, list[dict[str, Any]]] = {
     "native": [{f.name: f.example for f in KINDS[Kind.EXCHANGES].fields}],
 }
 SEEDS["native"] = [json.loads(json.dumps(r, default=str)) for r in SEEDS["native"]]
+_CHAT_SSE = (
+    'data: {"id":"c1","created":1780000000,"model":"m","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+    'data: {"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+)
+_RESPONSES_SSE = (
+    "event: response.created\n"
+    'data: {"type":"response.created","response":{"id":"resp_1","created_at":1780000000}}\n\n'
+    "event: response.output_text.delta\n"
+    'data: {"type":"response.output_text.delta","delta":"hi"}\n\n'
+)
+_MESSAGES_SSE = (
+    "event: message_start\n"
+    'data: {"type":"message_start","message":{"id":"msg_1","model":"m","usage":{"input_tokens":3}}}\n\n'
+    "event: content_block_delta\n"
+    'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}\n\n'
+)
+
+
+def _capture(url: str, request: dict[str, Any], body: str, status: int = 200) -> dict[str, Any]:
+    return {
+        "request": {"method": "POST", "url": url, "headers": {"user-agent": "u"},
+                    "body": json.dumps(request)},
+        "response": {"status_code": status, "headers": {"x-request-id": "req_1"}, "body": body},
+        "metadata": {"account_id": "a", "ts": "2026-05-01T00:00:00Z"},
+    }  # fmt: skip
+
+
+_ASK = [{"role": "user", "content": "q"}]
+SEEDS["openai"] += [
+    _capture("http://h/v1/chat/completions", {"model": "m", "messages": _ASK}, _CHAT_SSE),
+    _capture("http://h/v1/responses", {"model": "m", "input": "q"}, _RESPONSES_SSE),
+    _capture(
+        "http://h/v1/responses", {"model": "m", "input": _ASK}, '{"error": {"type": "x"}}', 429
+    ),
+]
+SEEDS["anthropic"] += [
+    _capture(
+        "http://h/v1/messages", {"model": "m", "max_tokens": 5, "messages": _ASK}, _MESSAGES_SSE
+    )
+]
+SEEDS["openai-batch"] = [
+    {"custom_id": "t1", "method": "POST", "url": "/v1/chat/completions",
+     "body": {"model": "m", "messages": _ASK}},
+    {"id": "batch_req_1", "custom_id": "t1", "response": {"status_code": 200, "request_id": "r",
+     "body": {"id": "c", "created": 1780000000, "choices": []}}, "error": None},
+]  # fmt: skip
+SEEDS["anthropic-batch"] = [
+    {"custom_id": "t1", "params": {"model": "m", "max_tokens": 5, "messages": _ASK}},
+    {"custom_id": "t1", "result": {"type": "succeeded", "message": {"id": "msg_1", "content": []}}},
+]  # fmt: skip
 
 HOSTILE_TEXT = ["", " ", "\ud800", "\udfff x", "\u0000", "\u202e<script>alert(1)</script>",
                 "NaN", "Infinity", "1e999", "-9223372036854775809", "99999999999999999999",

@@ -279,6 +279,17 @@ def test_a_small_extraction_campaign_is_one_cluster_and_ordinary_users_are_ok(
                           user_agent="python-requests/2.32.3", client_fp="t13d_harness", max_tokens=16000,
                           output_tokens=2400, ip="185.234.10.7", asn=209588, asn_org="Flyservers")
             )  # fmt: skip
+        for i in range(300, 320):  # refused once blocked: status 403, no tokens (contract 1.1)
+            when = START + timedelta(days=19, minutes=i)
+            exchanges.append(
+                _exchange(a, i, when, _harvest_prompt(rng, i), status=403, input_tokens=None,
+                          output_tokens=None, ip="185.234.10.7", asn=209588)
+            )  # fmt: skip
+    for i in range(50):  # key stuffing: attempts with keys that name no account
+        exchanges.append(
+            _exchange(dg.UNAUTHENTICATED, i, START + timedelta(minutes=i), "", status=401,
+                      input_tokens=None, output_tokens=None, api_key_id=f"sha256:{i:016x}")
+        )  # fmt: skip
     for k in range(30):
         a = f"user{k:02d}"
         accounts.append(_account(a))
@@ -290,6 +301,7 @@ def test_a_small_extraction_campaign_is_one_cluster_and_ordinary_users_are_ok(
     with store:
         result = scan(store, load_rules(), tmp_path / "findings")
     rows = {r["account_id"]: r for r in result.accounts.to_pylist()}
+    assert dg.UNAUTHENTICATED not in rows and len(rows) == 35
     camp = [rows[f"camp{k}"] for k in range(5)]
     assert all(r["verdict"] == "act" for r in camp)
     assert len({r["cluster_id"] for r in camp}) == 1 and camp[0]["cluster_id"]

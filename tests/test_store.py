@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 import distillguard as dg
@@ -62,6 +63,27 @@ def test_schema_version_mismatch_is_refused(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(dg.StoreError, match="schema version 0"):
         dg.Store.open(path)
+
+
+def test_a_version_1_store_opens_and_reads_as_1_1(filled: dg.Store, settings: dg.Settings) -> None:
+    """Contract 1.1 only added nullable columns: a 1.0 store and its Parquet parts (written
+    without those columns) are read as they are, the new columns null."""
+    (part,) = filled.parts()
+    filled.close()
+    old = pq.read_table(part)
+    new_columns = ["end_user", "reasoning", "response_id", "response_model"]
+    pq.write_table(old.drop_columns(new_columns), part)
+    con = duckdb.connect(str(settings.db))
+    con.execute("UPDATE _meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+    with dg.Store.open(settings.db) as store:
+        got = store.query("SELECT end_user, response_id, reasoning FROM exchanges").to_pylist()
+        assert len(got) == 10 and all(set(r.values()) == {None} for r in got)
+    con = duckdb.connect(str(settings.db), read_only=True)
+    assert con.execute("SELECT value FROM _meta WHERE key = 'schema_version'").fetchone() == (
+        dg.SCHEMA_VERSION,
+    )
+    con.close()
 
 
 def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:

@@ -92,6 +92,12 @@ def ingest(
     fmt: Annotated[
         str, typer.Option("--format", "-f", help=f"One of: {', '.join(ADAPTERS)}.")
     ] = "native",
+    account: Annotated[
+        str | None,
+        typer.Option(
+            help="Account of records that name none (a Batch job's, a one-client capture's)."
+        ),
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -100,7 +106,12 @@ def ingest(
     started = time.perf_counter()
     with _open(settings) as store, _progress(settings, "ingest", bytes_=True) as hook:
         report = ingest_files(
-            files, fmt, store, settings, progress=lambda path, done, total: hook(done, total)
+            files,
+            fmt,
+            store,
+            settings,
+            progress=lambda path, done, total: hook(done, total),
+            account=account,
         )
     table = Table(title=f"ingested into {settings.db}")
     for col in (

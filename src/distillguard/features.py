@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from distillguard.rules import Institutional
+from distillguard.schema import UNAUTHENTICATED
 from distillguard.signals.detectors import EXCHANGE_DETECTORS, PatternDetector
 from distillguard.signals.text import WITH_SYSTEM_PROMPT
 
@@ -142,8 +143,9 @@ def exchange_signals_sql(
         for cls in EXCHANGE_DETECTORS
         if issubclass(cls, PatternDetector)
     )
-    where: list[str] = []
-    params: list[object] = []
+    # attempts with a key that named no account belong to no account
+    where: list[str] = ["account_id <> ?"]
+    params: list[object] = [UNAUTHENTICATED]
     if since is not None:
         where.append("ts >= ?")
         params.append(since)

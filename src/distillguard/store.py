@@ -31,7 +31,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillguard.errors import StoreError
-from distillguard.schema import EXTRA_COLUMN, KINDS, SCHEMA_VERSION, Kind, KindSpec
+from distillguard.schema import (
+    COMPATIBLE_VERSIONS,
+    EXTRA_COLUMN,
+    KINDS,
+    SCHEMA_VERSION,
+    Kind,
+    KindSpec,
+)
 
 _STAGING = "_staging_{kind}"
 PARQUET_KINDS = frozenset({Kind.EXCHANGES})
@@ -168,6 +175,11 @@ class Store:
                 self._con.execute(
                     "INSERT INTO _meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
                 )
+            elif row[0] in COMPATIBLE_VERSIONS and row[0] != SCHEMA_VERSION:
+                # the later versions only add nullable columns: the views supply them
+                self._con.execute(
+                    "UPDATE _meta SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION]
+                )
             elif row[0] != SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path}: store has schema version {row[0]}, this distillguard writes "
@@ -202,7 +214,17 @@ class Store:
                 cols = [*spec.fields]
                 if self.parts(kind):
                     glob = str(self._parts_dir(kind) / "part-*.parquet").replace("'", "''")
-                    body = f"SELECT * FROM read_parquet('{glob}', union_by_name = true)"
+                    source = f"read_parquet('{glob}', union_by_name = true)"
+                    present = {
+                        r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+                    }
+                    # parts written under an earlier contract lack its later columns
+                    missing = [
+                        f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"'
+                        for f in cols
+                        if f.name not in present
+                    ]
+                    body = f"SELECT *{''.join(', ' + m for m in missing)} FROM {source}"
                 else:
                     typed = ", ".join(
                         f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"' for f in cols

@@ -28,6 +28,7 @@ from distillguard.gateway._policy import Effective, for_request
 from distillguard.gateway._requests import Api, ApiError, Parsed, api_key, load_body, parse
 from distillguard.gateway._shape import Reader, StreamShaper, shape_anthropic, shape_openai
 from distillguard.gateway._state import AccountView, State, hash_key, verification_at_least
+from distillguard.schema import UNAUTHENTICATED
 from distillguard.signals import TRACE_EXTRACTION
 
 log = logging.getLogger("distillguard.gateway")
@@ -135,6 +136,8 @@ class Exchange:
     eff: Effective | None = None
     upstream_ms: float = 0.0
     injected_usage: bool = False
+    key_hash: str | None = None
+    """SHA-256 of the API key presented (hex), once read."""
 
 
 def _targets(config: GatewayConfig) -> dict[Api, tuple[str, dict[str, str]]]:
@@ -268,7 +271,8 @@ class Proxy:
         key = api_key(request)
         if key is None:
             raise ApiError(401, "missing or malformed API key", code="invalid_api_key")
-        ex.view = await self._view(key)
+        ex.key_hash = hash_key(key)
+        ex.view = await self._view(key, ex.key_hash)
         if ex.view is None:
             raise ApiError(401, "invalid API key", code="invalid_api_key")
         # read only now: an unauthenticated client's body is never read
@@ -282,11 +286,10 @@ class Proxy:
         payload = orjson.dumps(data) if changed else body
         return await self._forward(request, ex, payload)
 
-    async def _view(self, key: str) -> AccountView | None:
+    async def _view(self, key: str, digest: str) -> AccountView | None:
         """The key's account and decisions. With Redis unreachable, the last view of the key
         (however stale) stands in, except for a flagged account when flagged tiers fail
         closed; admission then applies the tier's rule (:meth:`_admit_without_state`)."""
-        digest = hash_key(key)
         try:
             return await self.state.view(digest)
         except Exception as exc:  # noqa: BLE001 - shared state down: decide by configuration
@@ -651,17 +654,20 @@ class Proxy:
         reader = reader or Reader()
         in_tok = reader.input_tokens
         out_tok = reader.output_tokens
-        if p is not None and in_tok is None:
-            in_tok = (len(p.prompt) + len(p.system or "")) // 4 if status == 200 else 0
-        if out_tok is None:
+        answered = status == 200
+        if answered and p is not None and in_tok is None:
+            in_tok = (len(p.prompt) + len(p.system or "")) // 4  # an estimate: no usage came
+        if answered and out_tok is None:
             out_tok = len(reader.response) // 4
         action = eff.action if eff is not None else "allow"
         if error is not None:
             action = "throttle" if status == 429 else _REFUSALS.get(error, action)
         self.metrics.observe(ex.api, status, action, total_ms, total_ms - ex.upstream_ms)
         if view is None:
-            return  # unauthenticated requests have no account to log against
-        if eff is not None and eff.token_buckets and status == 200 and (in_tok or out_tok):
+            if status == 401:
+                self._log_unauthenticated(ex, total_ms)
+            return
+        if eff is not None and eff.token_buckets and answered and (in_tok or out_tok):
             used = (in_tok or 0) + (out_tok or 0)
             if self._debit_now is not None:
                 self._debit_now(eff.token_buckets, used)
@@ -676,6 +682,7 @@ class Proxy:
             "account_id": acc.account_id,
             "org_id": acc.org_id,
             "api_key_id": view.key_id,
+            "end_user": p.end_user if p else None,
             "ip": ex.ip,
             "country": ex.country,
             "user_agent": ex.user_agent,
@@ -691,11 +698,15 @@ class Proxy:
             "thinking": bool(p.thinking) if p else False,
             "temperature": p.temperature if p else None,
             "max_tokens": p.max_tokens if p else None,
-            "input_tokens": in_tok or 0,
-            "output_tokens": out_tok or 0,
+            # a refused or failed exchange never reached the model: no tokens
+            "input_tokens": in_tok,
+            "output_tokens": out_tok,
             "reasoning_tokens": reader.reasoning_tokens,
-            "response": reader.response if status == 200 else None,
+            "response": reader.response if answered else None,
+            "reasoning": ("".join(reader.reasoning) or None) if answered else None,
             "stop_reason": reader.stop_reason,
+            "response_id": reader.response_id,
+            "response_model": reader.model,
             "status": status,
             "latency_ms": round(total_ms, 3),
             "extra": orjson.dumps(
@@ -717,6 +728,35 @@ class Proxy:
         self.log.write(capture(record, settings.content, settings.max_text_bytes, self.log.key))
         if self._tracing:
             self._span(ex, record, reader, action)
+
+    def _log_unauthenticated(self, ex: Exchange, total_ms: float) -> None:
+        """A request refused for its key (key stuffing is evidence too): logged against no
+        account, with the first 16 hex digits of the presented key's SHA-256, never the key.
+        Its body was never read."""
+        digest = ex.key_hash
+        record: dict[str, Any] = {
+            "request_id": ex.request_id,
+            "ts": ex.ts_us,
+            "account_id": UNAUTHENTICATED,
+            "api_key_id": f"sha256:{digest[:16]}" if digest else None,
+            "ip": ex.ip,
+            "country": ex.country,
+            "user_agent": ex.user_agent,
+            "client_fp": ex.client_fp,
+            "endpoint": _ENDPOINT[ex.api],
+            "model": "",
+            "prompt": "",
+            "n_messages": 0,
+            "n_tools": 0,
+            "thinking": False,
+            "status": 401,
+            "latency_ms": round(total_ms, 3),
+            "extra": orjson.dumps(
+                {"gateway": {"action": "refuse", "error": "invalid_api_key"}}
+            ).decode(),
+        }
+        settings = self.log.settings
+        self.log.write(capture(record, settings.content, settings.max_text_bytes, self.log.key))
 
     async def _debit(self, buckets: list[Bucket], amount: float) -> None:
         try:

@@ -158,6 +158,16 @@ class Parsed:
     thinking: bool
     max_tokens: int | None
     temperature: float | None
+    end_user: str | None = None
+    """The end user the caller names: OpenAI ``safety_identifier`` / ``user``, Anthropic
+    ``metadata.user_id``."""
+
+
+def _end_user(*values: Any) -> str | None:
+    for value in values:
+        if isinstance(value, str) and value:
+            return value[:256]
+    return None
 
 
 def _text(content: Any) -> str:
@@ -296,6 +306,8 @@ def parse(api: Api, body: Any, *, strict: bool) -> Parsed:
             "enabled",
             "adaptive",
         )
+        metadata = body.get("metadata")
+        end_user = _end_user(metadata.get("user_id")) if isinstance(metadata, dict) else None
     else:
         field = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
         max_tokens = body.get(field)
@@ -306,6 +318,7 @@ def parse(api: Api, body: Any, *, strict: bool) -> Parsed:
         ]
         system = "\n".join(sys_parts) if sys_parts else None
         thinking = bool(body.get("reasoning_effort") or body.get("reasoning"))
+        end_user = _end_user(body.get("safety_identifier"), body.get("user"))
     prompt = ""
     for m in reversed(messages):
         if m["role"] == "user":
@@ -321,6 +334,7 @@ def parse(api: Api, body: Any, *, strict: bool) -> Parsed:
         thinking=thinking,
         max_tokens=max_tokens,
         temperature=float(temperature) if temperature is not None else None,
+        end_user=end_user,
     )
 
 

@@ -44,8 +44,10 @@ class Reader:
         "input_tokens",
         "model",
         "output_tokens",
+        "reasoning",
         "reasoning_chars",
         "reasoning_tokens",
+        "response_id",
         "stop_reason",
         "text",
         "tool_calls",
@@ -54,6 +56,8 @@ class Reader:
     def __init__(self) -> None:
         self.text: list[str] = []
         self.reasoning_chars = 0
+        self.reasoning: list[str] = []
+        self.response_id: str | None = None
         self.stop_reason: str | None = None
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
@@ -64,6 +68,11 @@ class Reader:
     @property
     def response(self) -> str:
         return "".join(self.text)
+
+    def thought(self, text: str) -> None:
+        """Reasoning the answer carried, as the upstream sent it (before any shaping)."""
+        self.reasoning_chars += len(text)
+        self.reasoning.append(text)
 
 
 # -- whole answers -------------------------------------------------------------------------------
@@ -83,7 +92,7 @@ def shape_anthropic(body: dict[str, Any], mode: Mode, reader: Reader) -> bool:
                 reader.text.append(orjson.dumps(block.get("input", {})).decode())
             elif kind == "thinking":
                 thought = str(block.get("thinking", ""))
-                reader.reasoning_chars += len(thought)
+                reader.thought(thought)
                 if mode == "redact":
                     blocks[i] = {"type": "redacted_thinking", "data": REDACTED_DATA}
                     changed = True
@@ -100,6 +109,7 @@ def shape_anthropic(body: dict[str, Any], mode: Mode, reader: Reader) -> bool:
         reader.output_tokens = _int(usage.get("output_tokens"))
     reader.stop_reason = _str(body.get("stop_reason"))
     reader.model = _str(body.get("model"))
+    reader.response_id = _str(body.get("id"))
     return changed
 
 
@@ -114,7 +124,7 @@ def shape_openai(body: dict[str, Any], mode: Mode, reader: Reader) -> bool:
             for field in ("reasoning_content", "reasoning"):
                 thought = msg.get(field)
                 if isinstance(thought, str) and thought:
-                    reader.reasoning_chars += len(thought)
+                    reader.thought(thought)
                     if mode == "redact":
                         del msg[field]
                         changed = True
@@ -137,12 +147,13 @@ def shape_openai(body: dict[str, Any], mode: Mode, reader: Reader) -> bool:
         reader.stop_reason = _str(choice.get("finish_reason")) or reader.stop_reason
     _openai_usage(body.get("usage"), reader)
     reader.model = _str(body.get("model"))
+    reader.response_id = _str(body.get("id"))
     return changed
 
 
 def _shape_inline(content: str, mode: Mode, reader: Reader) -> str:
     def repl(m: re.Match[str]) -> str:
-        reader.reasoning_chars += len(m.group(1))
+        reader.thought(m.group(1))
         return "" if mode == "redact" else f"<think>{summarise(m.group(1))}</think>"
 
     return _THINK.sub(repl, content).lstrip() if mode == "redact" else _THINK.sub(repl, content)
@@ -240,6 +251,7 @@ class StreamShaper:
             usage = msg.get("usage") or {}
             r.input_tokens = _int(usage.get("input_tokens"))
             r.model = _str(msg.get("model"))
+            r.response_id = _str(msg.get("id"))
         elif kind == "content_block_start":
             block = ev.get("content_block") or {}
             index = ev.get("index")
@@ -262,7 +274,7 @@ class StreamShaper:
                 r.text.append(str(delta.get("partial_json", "")))
             elif dtype == "thinking_delta":
                 thought = str(delta.get("thinking", ""))
-                r.reasoning_chars += len(thought)
+                r.thought(thought)
                 if index in self._thinking_blocks:
                     self._thinking_blocks[index].append(thought)
                     return []
@@ -291,6 +303,7 @@ class StreamShaper:
     def _openai(self, raw: bytes, ev: dict[str, Any]) -> list[bytes]:
         r = self.reader
         r.model = r.model or _str(ev.get("model"))
+        r.response_id = r.response_id or _str(ev.get("id"))
         if ev.get("usage"):
             _openai_usage(ev.get("usage"), r)
         choices = ev.get("choices")
@@ -305,7 +318,7 @@ class StreamShaper:
             for field in ("reasoning_content", "reasoning"):
                 thought = delta.get(field)
                 if isinstance(thought, str) and thought:
-                    r.reasoning_chars += len(thought)
+                    r.thought(thought)
                     if self.mode != "pass":
                         self._reasoning.append(thought)
                         del delta[field]

@@ -8,7 +8,7 @@ import io
 import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,10 @@ class Adapter(Protocol):
 
     name: str
     description: str
+
+    def prepare(self, paths: Sequence[Path]) -> None:
+        """Called once with every file of the command before any is read (formats that
+        join files, like the Batch APIs', index their requests here)."""
 
     def batches(self, path: Path, batch_rows: int, clip: int) -> Iterator[RawBatch]: ...
 
@@ -165,10 +169,24 @@ def peek_keys(path: Path) -> list[str] | None:
 
 
 class RecordAdapter:
-    """Base of the JSON-record adapters: subclasses map one record to exchange rows."""
+    """Base of the JSON-record adapters: subclasses map one record to exchange rows.
+
+    ``account`` is the account of records that name none (``ingest --account``)."""
 
     name = "record"
     description = ""
+
+    def __init__(self, account: str | None = None) -> None:
+        self.account = account
+
+    def prepare(self, paths: Sequence[Path]) -> None:
+        return None
+
+    def with_account(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``record`` with ``account`` as its ``account_id`` when it names no account."""
+        if self.account and identity(record, "account_id", "account", "user_id") in (None, ""):
+            return {**record, "account_id": self.account}
+        return record
 
     def map_record(self, record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
         raise NotImplementedError

@@ -120,8 +120,28 @@ class FileBatch:
     position: int
 
 
+ACCOUNT_FORMATS = ("openai", "anthropic", "openai-batch", "anthropic-batch")
+"""The formats whose records may name no account, so ``account`` applies."""
+
+
+def make_adapter(fmt: str, account: str | None = None) -> Adapter:
+    """The adapter of format ``fmt``; ``account`` for records that name none."""
+    from distillguard.ingest import ADAPTERS
+
+    if fmt not in ADAPTERS:
+        raise UnknownFormatError(f"unknown format {fmt!r}; choose one of: {', '.join(ADAPTERS)}")
+    if account is None:
+        return ADAPTERS[fmt]()
+    if fmt not in ACCOUNT_FORMATS:
+        raise InputError(
+            f"--account applies to the formats {', '.join(ACCOUNT_FORMATS)}, not {fmt!r} "
+            "(whose records name their account)"
+        )
+    return ADAPTERS[fmt](account=account)  # type: ignore[call-arg]
+
+
 def read_file(
-    path: Path, fmt: str, settings: Settings
+    path: Path, fmt: str, settings: Settings, adapter: Adapter | None = None
 ) -> tuple[KindSpec | None, str, Iterator[FileBatch]]:
     """Read and validate one file, without touching a store: its record kind (None when
     nothing in it is readable), the format it is read in, and its batches.
@@ -130,15 +150,17 @@ def read_file(
     file, row and field; damage that stops the reading (a truncated or corrupt
     compressed file, a damaged Parquet file) is one more reject, after the rows before it.
     Only problems with the request itself raise (no such file, an unknown format, a file
-    whose columns match no kind of record)."""
-    from distillguard.ingest import ADAPTERS
-
+    whose columns match no kind of record). ``adapter`` is the format's adapter when the
+    caller has prepared one (:func:`make_adapter`)."""
     try:
         spec, native = _kind_for(path, fmt)
     except DamagedFileError as exc:
         damage = [Reject(str(path), exc.row, "(file)", exc.reason)]
         return None, fmt, iter([FileBatch(None, damage, 1, 0, 0)])
-    adapter: Adapter = NativeAdapter() if native else ADAPTERS[fmt]()
+    if native:
+        adapter = NativeAdapter()
+    elif adapter is None:
+        adapter = make_adapter(fmt)
     return spec, "native" if native else fmt, _batches(path, spec, adapter, settings)
 
 
@@ -180,19 +202,20 @@ def ingest_files(
     settings: Settings,
     *,
     progress: ProgressHook | None = None,
+    account: str | None = None,
 ) -> IngestReport:
     """Ingest ``paths`` (files or directories of files) in format ``fmt`` into ``store``.
+    ``account`` is the account of records that name none (formats in ``ACCOUNT_FORMATS``).
 
     For each file, ``read`` = new + duplicates + replaced + rejected + skipped."""
-    from distillguard.ingest import ADAPTERS
-
-    if fmt not in ADAPTERS:
-        raise UnknownFormatError(f"unknown format {fmt!r}; choose one of: {', '.join(ADAPTERS)}")
+    adapter = make_adapter(fmt, account)
     report = IngestReport()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    for path, in_directory in _expand(paths):
+    files = list(_expand(paths))
+    adapter.prepare([path for path, _ in files])
+    for path, in_directory in files:
         try:
-            spec, used, batches = read_file(path, fmt, settings)
+            spec, used, batches = read_file(path, fmt, settings, adapter)
         except FileKindError as exc:
             if not in_directory:
                 raise

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from distillguard.errors import DamagedFileError, InputError, UnknownFormatError
+from distillguard.errors import DamagedFileError, UnknownFormatError
 from distillguard.ingest._base import (
     READ_ERRORS,
     RawBatch,
@@ -83,6 +83,9 @@ class NativeAdapter:
     name = "native"
     description = "the distillguard contract as Parquet, JSONL or CSV"
 
+    def prepare(self, paths: Sequence[Path]) -> None:
+        return None
+
     def batches(self, path: Path, batch_rows: int, clip: int) -> Iterator[RawBatch]:
         kind = file_type(path)
         if kind == "parquet":
@@ -121,11 +124,14 @@ class NativeAdapter:
                 return
             except (*READ_ERRORS, csv.Error, UnicodeDecodeError) as exc:
                 raise DamagedFileError(f"cannot read the CSV header: {exc}", path=path) from exc
-            names = [h.strip() for h in header]
+            # a blank header cell (a spreadsheet's trailing comma) names its column by position
+            names = [h.strip() or f"column_{i + 1}" for i, h in enumerate(header)]
             dupes = {n for n in names if names.count(n) > 1}
             if dupes:
-                raise InputError(
-                    f"CSV header repeats column(s): {', '.join(sorted(dupes))}", path=path
+                raise DamagedFileError(
+                    f"CSV header repeats column(s): {', '.join(sorted(dupes))[:200]}",
+                    path=path,
+                    row=1,
                 )
             cols: dict[str, list[Any]] = {n: [] for n in names}
             numbers: list[int] = []

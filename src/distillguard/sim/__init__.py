@@ -138,7 +138,7 @@ class _PartWriter:
             return
         arrays = []
         for f in self.spec.fields:
-            values = self.buffer.get(f.name)
+            values = self.buffer.get(f.name) or None  # a column the generator leaves empty
             arrays.append(
                 pa.nulls(self.buffered, f.type) if values is None else pa.array(values, f.type)
             )

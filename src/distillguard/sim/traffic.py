@@ -401,8 +401,9 @@ def _rows(
         out["thinking"].append(bool(thinking[i]))
         out["temperature"].append(temps[i])
         out["max_tokens"].append(cap)
-        out["input_tokens"].append(in_tokens)
-        out["output_tokens"].append(total_out if ok else 0)
+        # a refused or failed request never reached the model: no usage is billed
+        out["input_tokens"].append(in_tokens if ok else None)
+        out["output_tokens"].append(total_out if ok else None)
         out["reasoning_tokens"].append(reasoning)
         out["response"].append(response)
         out["stop_reason"].append(stop_reason if ok else None)
