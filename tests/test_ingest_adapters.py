@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,38 @@ def test_every_adapter_has_the_same_interface() -> None:
         adapter = cls()
         assert adapter.name == name and adapter.description
         assert callable(adapter.batches)
+
+
+def test_otel_end_user_reasoning_tokens_and_refusals(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
+    def attr(key: str, value: Any) -> dict[str, Any]:
+        kind = "intValue" if isinstance(value, int) else "stringValue"
+        return {"key": key, "value": {kind: str(value) if kind == "intValue" else value}}
+
+    def span(span_id: str, status: int, **extra: Any) -> dict[str, Any]:
+        attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m",
+                 "distillguard.account_id": "acct_1", "enduser.id": "app-user-5",
+                 "gen_ai.usage.input_tokens": 12, "gen_ai.usage.output_tokens": 40,
+                 "gen_ai.usage.reasoning.output_tokens": 25, "gen_ai.response.id": f"resp-{span_id}",
+                 "gen_ai.response.model": "m-2026", "http.response.status_code": status, **extra}  # fmt: skip
+        return {"traceId": "t", "spanId": span_id, "startTimeUnixNano": "1780000000000000000",
+                "attributes": [attr(k, v) for k, v in attrs.items()]}  # fmt: skip
+
+    doc = {"resourceSpans": [{"scopeSpans": [{"spans": [span("a", 200), span("b", 429)]}]}]}
+    (tmp_path / "s.jsonl").write_text(json.dumps(doc) + "\n")
+    rep = dg.ingest_files([tmp_path / "s.jsonl"], "otel", store, settings)
+    assert (rep.inserted, rep.rejected) == (2, 0)
+    rows = {r["request_id"]: r for r in store.query("SELECT * FROM exchanges").to_pylist()}
+    ok, refused = rows["resp-a"], rows["resp-b"]
+    assert (ok["account_id"], ok["end_user"], ok["reasoning_tokens"]) == (
+        "acct_1",
+        "app-user-5",
+        25,
+    )
+    assert (ok["response_id"], ok["response_model"], ok["input_tokens"]) == ("resp-a", "m-2026", 12)
+    assert (refused["status"], refused["input_tokens"], refused["output_tokens"]) == (
+        429,
+        None,
+        None,
+    )

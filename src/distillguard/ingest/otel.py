@@ -167,7 +167,7 @@ class OtelAdapter(RecordAdapter):
         request_id = (
             attrs.get("gen_ai.response.id") or f"{span.get('traceId', '')}:{span.get('spanId', '')}"
         )
-        return {
+        row: dict[str, Any] = {
             "request_id": str(request_id),
             "ts": epoch_to_datetime(start, "startTimeUnixNano", unit=1e9),
             "account_id": str(account),
@@ -199,9 +199,17 @@ class OtelAdapter(RecordAdapter):
             "output_tokens": as_int(
                 attrs.get("gen_ai.usage.output_tokens"), "gen_ai.usage.output_tokens"
             ),
+            # the semantic conventions' name, and the name earlier instrumentations used
             "reasoning_tokens": as_int(
-                attrs.get("gen_ai.usage.reasoning_tokens"), "gen_ai.usage.reasoning_tokens"
+                attrs.get(
+                    "gen_ai.usage.reasoning.output_tokens",
+                    attrs.get("gen_ai.usage.reasoning_tokens"),
+                ),
+                "gen_ai.usage.reasoning.output_tokens",
             ),
+            "end_user": attrs.get("enduser.id") if account != attrs.get("enduser.id") else None,
+            "response_id": attrs.get("gen_ai.response.id"),
+            "response_model": attrs.get("gen_ai.response.model"),
             "response": response,
             "stop_reason": reasons[0] if isinstance(reasons, list) and reasons else None,
             "status": as_int(status_code, "http.response.status_code")
@@ -212,3 +220,7 @@ class OtelAdapter(RecordAdapter):
             "trace_id": span.get("traceId"),
             "conversation_id": attrs.get("gen_ai.conversation.id"),
         }
+        if row["status"] is not None and row["status"] >= 400:
+            # refused or failed: never reached the model, whatever usage the span reports
+            row.update(input_tokens=None, output_tokens=None, response=None)
+        return row
