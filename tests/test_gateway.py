@@ -327,6 +327,80 @@ def test_shape_redacts_and_summarises_thinking_in_streams_and_caps_output(gw: Ga
     )
 
 
+RESPONSES_TOOLS = [{"type": "function", "name": "get_weather", "parameters": {}, "strict": False}]
+THOUGHT_TEXT = "First, I restate the problem"
+
+
+def test_responses_api_plain_stream_tools_reasoning_and_logged(gw: GatewayProc) -> None:
+    """OpenAI's Responses API through the gateway with the official SDK's client.responses."""
+    account_id, key = new_account(gw)
+    client = oai(gw, key)
+    plain = client.responses.create(
+        model="atlas-3", instructions="Be brief.", input="What is 17 * 23?",
+        reasoning={"effort": "high", "summary": "auto"}, safety_identifier="end-user-7",
+    )  # fmt: skip
+    assert plain.output_text.startswith("The answer is 391")
+    assert plain.output[0].type == "reasoning" and plain.output[0].summary[0].text.startswith(
+        THOUGHT_TEXT
+    )
+    with client.responses.stream(
+        model="atlas-3", input="What is 17 * 23?", tools=RESPONSES_TOOLS
+    ) as s:  # type: ignore[arg-type]
+        kinds = [e.type for e in s]
+        final = s.get_final_response()
+    assert "response.function_call_arguments.delta" in kinds
+    assert final.output[0].type == "function_call"
+    rows = sorted(rows_for(gw, account_id, 2), key=lambda r: r["ts"])
+    assert [r["endpoint"] for r in rows] == ["responses", "responses"]
+    first, second = rows
+    assert (first["system"], first["prompt"], first["end_user"]) == (
+        "Be brief.", "What is 17 * 23?", "end-user-7",
+    )  # fmt: skip
+    assert first["thinking"] is True and first["reasoning"].startswith(THOUGHT_TEXT)
+    assert (first["response"], first["response_id"]) == (plain.output_text, plain.id)
+    assert plain.usage is not None and (first["input_tokens"], first["output_tokens"]) == (
+        plain.usage.input_tokens, plain.usage.output_tokens,
+    )  # fmt: skip
+    assert second["n_tools"] == 1 and second["response"] == final.output[0].arguments  # type: ignore[union-attr]
+    assert json.loads(second["extra"])["gateway"]["tool_calls"] == 1
+
+
+def test_responses_api_reasoning_is_shaped_and_tools_restricted(gw: GatewayProc) -> None:
+    account_id, key = new_account(gw)
+    gw.decide(action="shape", target=account_id, params={"thinking": "redact"}, reason="policy")
+    client = oai(gw, key)
+    ask = {
+        "model": "atlas-3",
+        "input": "What is 17 * 23?",
+        "reasoning": {"effort": "high", "summary": "auto"},
+    }
+    whole = client.responses.create(**ask)  # type: ignore[call-overload]
+    assert whole.output[0].type == "reasoning" and whole.output[0].summary == []
+    events = list(client.responses.create(**ask, stream=True))  # type: ignore[call-overload]
+    assert not [e for e in events if e.type.startswith("response.reasoning_summary")]
+    completed = events[-1].response
+    assert completed.output[0].summary == [] and completed.output_text.startswith("The answer")
+    # the log keeps what the upstream sent
+    rows = rows_for(gw, account_id, 2)
+    assert all(r["reasoning"].startswith(THOUGHT_TEXT) for r in rows)
+    sum_id, sum_key = new_account(gw)
+    gw.decide(action="shape", target=sum_id, params={"thinking": "summarise"}, reason="policy")
+    events = list(oai(gw, sum_key).responses.create(**ask, stream=True))  # type: ignore[call-overload]
+    deltas = [e.delta for e in events if e.type == "response.reasoning_summary_text.delta"]
+    assert len(deltas) == 1 and "words withheld" in deltas[0]
+    assert "words withheld" in events[-1].response.output[0].summary[0].text
+    restricted_id, restricted_key = new_account(gw)
+    gw.decide(
+        action="restrict", target=restricted_id, params={"tier": "restricted"}, reason="policy"
+    )
+    with pytest.raises(openai.PermissionDeniedError) as e:
+        oai(gw, restricted_key).responses.create(model="atlas-3", input="hi", tools=RESPONSES_TOOLS)  # type: ignore[arg-type]
+    assert e.value.code == "capability_restricted"
+    with pytest.raises(openai.BadRequestError) as bad:
+        oai(gw, restricted_key).responses.create(model="atlas-3", input=[])
+    assert bad.value.code == "invalid_request"
+
+
 def test_throttle_per_account_and_cluster_wide_budget(gw: GatewayProc) -> None:
     account_id, key = new_account(gw)
     gw.decide(action="throttle", target=account_id, params={"rpm": 3}, reason="velocity")

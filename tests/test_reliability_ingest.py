@@ -60,9 +60,11 @@ CORPUS = {
                                    (5, "usage.prompt_tokens")]),
     "anthropic.jsonl": ("anthropic", 3, [(4, "usage.output_tokens")]),
     "litellm.jsonl": ("litellm", 3, [(4, "startTime")]),
-    "otel.jsonl": ("otel", 8, [(2, "resourceSpans"), (6, "gen_ai.usage.input_tokens"),
-                               (7, "gen_ai.request.temperature"), (8, "gen_ai.usage.output_tokens"),
-                               (9, "startTimeUnixNano"), (11, "gen_ai.input.messages")]),
+    # one bad span rejects only itself; every line repeats one call (same response id), so
+    # line 11's span, the same call as line 1's, is merged into it rather than read again
+    "otel.jsonl": ("otel", 14, [(2, "resourceSpans"), (6, "gen_ai.usage.input_tokens"),
+                                (7, "gen_ai.request.temperature"), (8, "gen_ai.usage.output_tokens"),
+                                (9, "startTimeUnixNano")]),
     "native.jsonl": ("native", 2, [(2, "request_id"), (3, "account_id")]),
 }  # fmt: skip
 
@@ -186,6 +188,17 @@ SEEDS["anthropic"] += [
         "http://h/v1/messages", {"model": "m", "max_tokens": 5, "messages": _ASK}, _MESSAGES_SSE
     )
 ]
+SEEDS["otel"] += [
+    {"resourceLogs": [{"resource": {"attributes": [{"key": "tenant.id", "value": {"stringValue": "t"}}]},
+      "scopeLogs": [{"logRecords": [
+          {"eventName": "gen_ai.client.inference.operation.details", "traceId": "ab", "spanId": "cd",
+           "timeUnixNano": "1780000000000000000",
+           "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+                          {"key": "gen_ai.input.messages", "value": {"arrayValue": {"values": [
+                              {"kvlistValue": {"values": [{"key": "role", "value": {"stringValue": "user"}}]}}]}}}]},
+          {"eventName": "gen_ai.user.message", "traceId": "ab", "spanId": "cd",
+           "body": {"kvlistValue": {"values": [{"key": "content", "value": {"stringValue": "q"}}]}}}]}]}]},
+]  # fmt: skip
 SEEDS["openai-batch"] = [
     {"custom_id": "t1", "method": "POST", "url": "/v1/chat/completions",
      "body": {"model": "m", "messages": _ASK}},

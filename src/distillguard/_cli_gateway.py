@@ -82,7 +82,7 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
         delay_ms: Annotated[float, typer.Option(help="Service time of each answer.")] = 0.0,
         chunk_delay_ms: Annotated[float, typer.Option(help="Gap between stream events.")] = 0.0,
     ) -> None:
-        """A local upstream speaking both APIs (for trying the gateway, tests and benchmarks)."""
+        """A local upstream speaking the three APIs (for trying the gateway, tests and benchmarks)."""
         require("gateway", "mock-upstream")
         import uvicorn
 

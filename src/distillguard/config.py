@@ -30,6 +30,12 @@ class IngestSettings(BaseModel):
     max_reject_raw_bytes: int = Field(
         2_048, ge=0, description="how much of a rejected row's raw text the rejects file keeps"
     )
+    otel_account_attributes: list[str] = Field(
+        default_factory=lambda: ["distillguard.account_id", "user.id", "enduser.id"],
+        min_length=1,
+        description="span or resource attributes that name the account in OpenTelemetry "
+        "exports, first set wins (no instrumentation sets one: name your deployment's)",
+    )
 
 
 class Organisation(BaseModel):

@@ -391,6 +391,24 @@ _PROXY_OPENAPI: dict[str, Any] = {
                 "503": {"description": "State store unavailable"}},
         }
     },
+    "/v1/responses": {
+        "post": {
+            "tags": ["proxy"],
+            "summary": "OpenAI Responses API (streaming and not), checked and logged",
+            "description": "Authenticate with `Authorization: Bearer <key>`. Reasoning items are "
+            "shaped by the account's thinking policy (summaries redacted or summarised), tool "
+            "use and reasoning are gated by `restrict` like the other routes, and errors use "
+            "OpenAI's format with the same codes as the Chat Completions route.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["model", "input"], "properties": {
+                    "model": {"type": "string"}, "input": {}, "instructions": {"type": "string"},
+                    "stream": {"type": "boolean"}, "max_output_tokens": {"type": "integer"},
+                    "tools": {"type": "array"}, "reasoning": {"type": "object"},
+                    "temperature": {"type": "number"}}}}}},
+            "responses": {"200": {"description": "The upstream's answer (JSON or SSE)"},
+                          "4XX": {"description": "Refused (see the Chat Completions route)"}},
+        }
+    },
     "/v1/messages": {
         "post": {
             "tags": ["proxy"],
@@ -416,7 +434,11 @@ _PROXY_OPENAPI: dict[str, Any] = {
 }  # fmt: skip
 
 
-_PROXY_ROUTES: dict[str, Api] = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
+_PROXY_ROUTES: dict[str, Api] = {
+    "/v1/chat/completions": "openai",
+    "/v1/responses": "responses",
+    "/v1/messages": "anthropic",
+}
 
 
 class _Endpoint:

@@ -1,4 +1,4 @@
-"""The proxy: authenticate, decide, forward, shape, log — for both APIs, streamed or not."""
+"""The proxy: authenticate, decide, forward, shape, log — for the three API surfaces, streamed or not."""
 
 from __future__ import annotations
 
@@ -26,7 +26,13 @@ from distillguard.gateway._log import ExchangeLog, capture
 from distillguard.gateway._metrics import Metrics
 from distillguard.gateway._policy import Effective, for_request
 from distillguard.gateway._requests import Api, ApiError, Parsed, api_key, load_body, parse
-from distillguard.gateway._shape import Reader, StreamShaper, shape_anthropic, shape_openai
+from distillguard.gateway._shape import (
+    Reader,
+    StreamShaper,
+    shape_anthropic,
+    shape_openai,
+    shape_responses,
+)
 from distillguard.gateway._state import AccountView, State, hash_key, verification_at_least
 from distillguard.schema import UNAUTHENTICATED
 from distillguard.signals import TRACE_EXTRACTION
@@ -37,13 +43,16 @@ tracer = trace.get_tracer("distillguard.gateway")
 _PASS_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "openai-beta")
 _PASS_RESPONSE_HEADERS = frozenset((b"request-id", b"x-request-id", b"openai-processing-ms"))
 _STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-_ENDPOINT = {"openai": "chat.completions", "anthropic": "messages"}
+_ENDPOINT = {"openai": "chat.completions", "anthropic": "messages", "responses": "responses"}
 _REFUSALS = {
     "account_blocked": "block",
     "verification_required": "verify",
     "capability_restricted": "restrict",
     "model_restricted": "restrict",
 }
+
+
+_SHAPERS = {"openai": shape_openai, "anthropic": shape_anthropic, "responses": shape_responses}
 
 
 def _unavailable(what: str) -> ApiError:
@@ -155,6 +164,7 @@ def _targets(config: GatewayConfig) -> dict[Api, tuple[str, dict[str, str]]]:
         if secret:
             headers["authorization"] = f"Bearer {secret}"
         out["openai"] = (ups.openai.base_url + "/chat/completions", headers)
+        out["responses"] = (ups.openai.base_url + "/responses", headers)
     if ups.anthropic is not None:
         headers = {
             "content-type": "application/json",
@@ -522,6 +532,8 @@ class Proxy:
             field = "max_tokens"
             if api == "openai" and "max_completion_tokens" in data:
                 field = "max_completion_tokens"
+            elif api == "responses":
+                field = "max_output_tokens"
             if p.max_tokens is None or p.max_tokens > cap:
                 data[field] = cap
                 changed = True
@@ -606,7 +618,7 @@ class Proxy:
             except orjson.JSONDecodeError:
                 answer = None
             if isinstance(answer, dict):
-                shape = shape_anthropic if ex.api == "anthropic" else shape_openai
+                shape = _SHAPERS[ex.api]
                 if shape(answer, ex.eff.thinking, reader):
                     raw = orjson.dumps(answer)
         self._finish(ex, upstream.status, reader)

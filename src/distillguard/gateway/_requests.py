@@ -1,4 +1,5 @@
-"""Reading requests of both APIs, and answering errors in each API's own format."""
+"""Reading requests of the three API surfaces (OpenAI Chat Completions and Responses,
+Anthropic Messages), and answering errors in each API's own format."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any, Literal
 import orjson
 from starlette.responses import Response
 
-Api = Literal["openai", "anthropic"]
+Api = Literal["openai", "anthropic", "responses"]
+"""``openai`` is Chat Completions, ``responses`` OpenAI's Responses API, ``anthropic`` Messages."""
 
 OPENAI_FIELDS = frozenset(
     [
@@ -47,6 +49,37 @@ OPENAI_FIELDS = frozenset(
         "web_search_options",
         "verbosity",
         "prompt_cache_key",
+        "safety_identifier",
+    ]
+)
+RESPONSES_FIELDS = frozenset(
+    [
+        "model",
+        "input",
+        "instructions",
+        "stream",
+        "stream_options",
+        "max_output_tokens",
+        "max_tool_calls",
+        "temperature",
+        "top_p",
+        "top_logprobs",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "reasoning",
+        "text",
+        "truncation",
+        "include",
+        "metadata",
+        "store",
+        "background",
+        "previous_response_id",
+        "conversation",
+        "prompt",
+        "prompt_cache_key",
+        "service_tier",
+        "user",
         "safety_identifier",
     ]
 )
@@ -271,13 +304,15 @@ def parse(api: Api, body: Any, *, strict: bool) -> Parsed:
     if not isinstance(body, dict):
         raise _bad("the request body must be a JSON object")
     if strict:
-        known = OPENAI_FIELDS if api == "openai" else ANTHROPIC_FIELDS
+        known = {"openai": OPENAI_FIELDS, "anthropic": ANTHROPIC_FIELDS}.get(api, RESPONSES_FIELDS)
         unknown = sorted(k for k in body if k not in known)
         if unknown:
             raise _bad(f"unknown field {unknown[0][:100]!r}", unknown[0][:100])
     model = body.get("model")
     if not isinstance(model, str) or not model or len(model) > 256:
         raise _bad("'model' must be a non-empty string of at most 256 characters", "model")
+    if api == "responses":
+        return _parse_responses(body, model)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise _bad("'messages' must be a non-empty array", "messages")
@@ -335,6 +370,64 @@ def parse(api: Api, body: Any, *, strict: bool) -> Parsed:
         max_tokens=max_tokens,
         temperature=float(temperature) if temperature is not None else None,
         end_user=end_user,
+    )
+
+
+def _parse_responses(body: dict[str, Any], model: str) -> Parsed:
+    """A Responses API request: ``input`` is text or a list of items (messages with a
+    ``role``, tool outputs, earlier outputs); ``instructions`` is the system prompt."""
+    raw = body.get("input")
+    if isinstance(raw, str):
+        items: list[Any] = [{"role": "user", "content": raw}]
+    elif isinstance(raw, list) and raw:
+        items = raw
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise _bad(f"input[{i}] must be an object", f"input[{i}]")
+    else:
+        raise _bad("'input' must be text or a non-empty array of items", "input")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise _bad("'stream' must be a boolean", "stream")
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise _bad("'tools' must be an array", "tools")
+    temperature = body.get("temperature")
+    if temperature is not None and (
+        isinstance(temperature, bool) or not isinstance(temperature, int | float)
+    ):
+        raise _bad("'temperature' must be a number", "temperature")
+    max_tokens = body.get("max_output_tokens")
+    if max_tokens is not None and not _token_count(max_tokens):
+        raise _bad(
+            f"'max_output_tokens' must be an integer from 1 to {MAX_TOKENS}", "max_output_tokens"
+        )
+    reasoning = body.get("reasoning")
+    if reasoning is not None and not isinstance(reasoning, dict):
+        raise _bad("'reasoning' must be an object", "reasoning")
+    instructions = body.get("instructions")
+    messages = [i for i in items if i.get("type", "message") == "message"]
+    sys_parts = [_text(instructions)] if instructions is not None else []
+    sys_parts += [
+        _text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")
+    ]
+    prompt = ""
+    for m in reversed(messages):
+        if m.get("role") == "user":
+            prompt = _text(m.get("content"))
+            break
+    effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
+    return Parsed(
+        model=model,
+        stream=stream,
+        messages=items,
+        system="\n".join(p for p in sys_parts if p) or None,
+        prompt=prompt,
+        tools=tools,
+        thinking=isinstance(reasoning, dict) and effort not in ("none", "minimal"),
+        max_tokens=max_tokens,
+        temperature=float(temperature) if temperature is not None else None,
+        end_user=_end_user(body.get("safety_identifier"), body.get("user")),
     )
 
 

@@ -1,4 +1,4 @@
-"""Reading and shaping answers of both APIs, whole or streamed.
+"""Reading and shaping answers of the three API surfaces, whole or streamed.
 
 A :class:`Reader` follows one answer (a JSON body, or SSE events as they pass) and keeps
 what the exchange log needs: text, stop reason, token usage. Shaping rewrites thinking /
@@ -151,6 +151,65 @@ def shape_openai(body: dict[str, Any], mode: Mode, reader: Reader) -> bool:
     return changed
 
 
+def shape_responses(body: dict[str, Any], mode: Mode, reader: Reader) -> bool:
+    """Read (and shape) a Responses API answer: its reasoning items' summaries and reasoning
+    text are redacted or summarised; encrypted reasoning is dropped unless passing. True if
+    changed."""
+    changed = False
+    for item in body.get("output") or []:
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type")
+        if kind == "message":
+            for part in item.get("content") or []:
+                if isinstance(part, dict) and part.get("type") == "output_text":
+                    reader.text.append(str(part.get("text", "")))
+        elif kind in ("function_call", "custom_tool_call"):
+            reader.tool_calls += 1
+            reader.text.append(str(item.get("arguments", item.get("input", ""))))
+        elif isinstance(kind, str) and kind.endswith("_call"):
+            reader.tool_calls += 1  # built-in tools: web search, file search, code interpreter
+        elif kind == "reasoning":
+            changed = _shape_reasoning_item(item, mode, reader) or changed
+    usage = body.get("usage")
+    if isinstance(usage, dict):
+        reader.input_tokens = _int(usage.get("input_tokens"))
+        reader.output_tokens = _int(usage.get("output_tokens"))
+        details = usage.get("output_tokens_details")
+        if isinstance(details, dict):
+            reader.reasoning_tokens = _int(details.get("reasoning_tokens"))
+    incomplete = body.get("incomplete_details")
+    reason = incomplete.get("reason") if isinstance(incomplete, dict) else None
+    reader.stop_reason = _str(reason) or _str(body.get("status"))
+    reader.model = _str(body.get("model"))
+    reader.response_id = _str(body.get("id"))
+    return changed
+
+
+def _shape_reasoning_item(item: dict[str, Any], mode: Mode, reader: Reader | None) -> bool:
+    """Read a reasoning item's summary and reasoning text; shape it unless passing."""
+    texts = [
+        str(part.get("text", ""))
+        for field in ("summary", "content")
+        for part in (item.get(field) or [])
+        if isinstance(part, dict)
+    ]
+    if reader is not None:
+        for text in texts:
+            reader.thought(text)
+    if mode == "pass":
+        return False
+    item.pop("encrypted_content", None)
+    item.pop("content", None)
+    thought = "".join(texts)
+    item["summary"] = (
+        [{"type": "summary_text", "text": summarise(thought)}]
+        if mode == "summarise" and thought
+        else []
+    )
+    return True
+
+
 def _shape_inline(content: str, mode: Mode, reader: Reader) -> str:
     def repl(m: re.Match[str]) -> str:
         reader.thought(m.group(1))
@@ -184,7 +243,11 @@ class StreamShaper:
     otherwise complete events are re-serialised after shaping."""
 
     def __init__(
-        self, api: Literal["openai", "anthropic"], mode: Mode, *, hide_usage: bool = False
+        self,
+        api: Literal["openai", "anthropic", "responses"],
+        mode: Mode,
+        *,
+        hide_usage: bool = False,
     ) -> None:
         self.api = api
         self.mode = mode
@@ -193,6 +256,7 @@ class StreamShaper:
         self._buf = b""
         self._thinking_blocks: dict[int, list[str]] = {}
         self._reasoning: list[str] = []
+        self._summary = ""
         self._rewrites = mode != "pass" or hide_usage
         self.finished = False
         """True once the API's last event (``[DONE]`` / ``message_stop``) has been read."""
@@ -238,6 +302,8 @@ class StreamShaper:
             return [raw + b"\n\n"]
         if self.api == "anthropic":
             return self._anthropic(raw, event)
+        if self.api == "responses":
+            return self._responses(raw, event)
         return self._openai(raw, event)
 
     # anthropic ------------------------------------------------------------------------------
@@ -298,6 +364,78 @@ class StreamShaper:
             if _int(usage.get("input_tokens")):
                 r.input_tokens = _int(usage.get("input_tokens"))
         return [_resend(raw)]
+
+    # responses ------------------------------------------------------------------------------
+    def _responses(self, raw: bytes, ev: dict[str, Any]) -> list[bytes]:
+        kind = ev.get("type")
+        r = self.reader
+        if not isinstance(kind, str):
+            return [_resend(raw)]
+        if kind in ("response.completed", "response.incomplete", "response.failed"):
+            self.finished = True
+            final = ev.get("response")
+            if isinstance(final, dict):
+                whole = Reader()
+                changed = shape_responses(final, self.mode, whole)
+                r.input_tokens, r.output_tokens = whole.input_tokens, whole.output_tokens
+                r.reasoning_tokens, r.stop_reason = whole.reasoning_tokens, whole.stop_reason
+                r.model, r.response_id = whole.model or r.model, whole.response_id or r.response_id
+                if not r.text and not r.reasoning:  # an upstream that sent no deltas
+                    r.text, r.reasoning = whole.text, whole.reasoning
+                    r.reasoning_chars, r.tool_calls = whole.reasoning_chars, whole.tool_calls
+                if changed:
+                    return [_sse(ev)]
+            return [_resend(raw)]
+        if kind == "response.created":
+            response = ev.get("response")
+            if isinstance(response, dict):
+                r.model, r.response_id = _str(response.get("model")), _str(response.get("id"))
+        elif (
+            kind == "response.output_text.delta" or kind == "response.function_call_arguments.delta"
+        ):
+            r.text.append(str(ev.get("delta", "")))
+        elif kind == "response.output_item.added":
+            item = ev.get("item")
+            item_type = item.get("type") if isinstance(item, dict) else None
+            if isinstance(item_type, str) and item_type.endswith("_call"):
+                r.tool_calls += 1
+        elif kind == "response.output_item.done":
+            item = ev.get("item")
+            if isinstance(item, dict) and item.get("type") == "reasoning" and self.mode != "pass":
+                _shape_reasoning_item(item, self.mode, None)
+                return [_sse(ev)]
+        elif kind.startswith(("response.reasoning_summary_", "response.reasoning_text.")):
+            return self._responses_reasoning(raw, kind, ev)
+        return [_resend(raw)]
+
+    def _responses_reasoning(self, raw: bytes, kind: str, ev: dict[str, Any]) -> list[bytes]:
+        """Reasoning summary and reasoning text events: read; held back unless passing, and
+        under ``summarise`` given out again as one summarised delta when each part ends."""
+        if kind.endswith(".delta"):
+            thought = str(ev.get("delta", ""))
+            self.reader.thought(thought)
+            if self.mode == "pass":
+                return [_resend(raw)]
+            self._reasoning.append(thought)
+            return []
+        if self.mode == "pass":
+            return [_resend(raw)]
+        if self.mode == "redact" or not kind.endswith((".text.done", "_text.done")):
+            if kind.endswith("part.done") and self.mode == "summarise":
+                part = ev.get("part")
+                if isinstance(part, dict):
+                    part["text"] = self._summary
+                return [_sse(ev)]
+            if kind.endswith(".done"):
+                self._reasoning = []
+            return [] if self.mode == "redact" or not kind.endswith("part.added") else [_sse(ev)]
+        # summarise, at the end of a summary text or reasoning text: one delta, then the done
+        self._summary = summarise("".join(self._reasoning))
+        self._reasoning = []
+        delta = {k: v for k, v in ev.items() if k not in ("text", "type")}
+        delta_kind = kind.removesuffix(".done") + ".delta"
+        ev["text"] = self._summary
+        return [_sse({"type": delta_kind, **delta, "delta": self._summary}), _sse(ev)]
 
     # openai ---------------------------------------------------------------------------------
     def _openai(self, raw: bytes, ev: dict[str, Any]) -> list[bytes]:
@@ -385,7 +523,8 @@ def _event_end(buf: bytes) -> tuple[int, int]:
 
 def _sse(ev: dict[str, Any]) -> bytes:
     kind = ev.get("type")
-    head = f"event: {kind}\n".encode() if isinstance(kind, str) and kind.isidentifier() else b""
+    named = isinstance(kind, str) and kind.replace(".", "_").isidentifier()
+    head = f"event: {kind}\n".encode() if named else b""
     return head + b"data: " + orjson.dumps(ev) + b"\n\n"
 
 

@@ -1,4 +1,4 @@
-"""A local upstream that speaks both APIs, for tests, benchmarks and trying the gateway.
+"""A local upstream that speaks the three APIs, for tests, benchmarks and trying the gateway.
 
 ``distillguard mock-upstream --port 9000`` serves ``POST /v1/chat/completions``,
 ``POST /v1/messages``, ``POST /v1/responses`` and ``GET /v1/models``, streaming or not, with

@@ -178,6 +178,8 @@ class RecordAdapter:
 
     def __init__(self, account: str | None = None) -> None:
         self.account = account
+        self.defaulted = 0
+        """Records given ``account`` because they named none (the report says how many)."""
 
     def prepare(self, paths: Sequence[Path]) -> None:
         return None
@@ -185,10 +187,13 @@ class RecordAdapter:
     def with_account(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
         """``record`` with ``account`` as its ``account_id`` when it names no account."""
         if self.account and identity(record, "account_id", "account", "user_id") in (None, ""):
+            self.defaulted += 1
             return {**record, "account_id": self.account}
         return record
 
-    def map_record(self, record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
+    def map_record(self, record: Mapping[str, Any]) -> Iterable[Any]:
+        """The rows of one record; an item that is a :class:`MappingFailure` rejects one row
+        of a record that holds several (a span of an OTLP export line)."""
         raise NotImplementedError
 
     def records(self, path: Path, clip: int) -> Iterator[tuple[int, str, Any, int]]:
@@ -227,7 +232,12 @@ class RecordAdapter:
                     if not rows:
                         batch.skipped += 1
                     for row in rows:
-                        batch.add(row, number, raw_text)
+                        if isinstance(row, MappingFailure):
+                            batch.reject(
+                                Reject(source, number, row.field, row.reason, raw=raw_text)
+                            )
+                        else:
+                            batch.add(row, number, raw_text)
             batch.position = pos
             if batch.size >= batch_rows:
                 yield batch.build()
@@ -298,6 +308,13 @@ def content_text(content: Any) -> str:
                     parts.append(part["text"])
                 elif kind == "tool_result":
                     parts.append(content_text(part.get("content")))
+                elif kind == "tool_call_response":  # OpenTelemetry GenAI message parts
+                    response = part.get("response")
+                    parts.append(
+                        response
+                        if isinstance(response, str)
+                        else json.dumps(response, ensure_ascii=False, default=str)
+                    )
                 elif isinstance(
                     part.get("content"), str
                 ):  # OTel parts: {"type":"text","content":..}

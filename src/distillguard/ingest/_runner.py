@@ -120,16 +120,19 @@ class FileBatch:
     position: int
 
 
-ACCOUNT_FORMATS = ("openai", "anthropic", "openai-batch", "anthropic-batch")
+ACCOUNT_FORMATS = ("openai", "anthropic", "openai-batch", "anthropic-batch", "otel")
 """The formats whose records may name no account, so ``account`` applies."""
 
 
-def make_adapter(fmt: str, account: str | None = None) -> Adapter:
+def make_adapter(fmt: str, account: str | None = None, settings: Settings | None = None) -> Adapter:
     """The adapter of format ``fmt``; ``account`` for records that name none."""
     from distillguard.ingest import ADAPTERS
+    from distillguard.ingest.otel import OtelAdapter
 
     if fmt not in ADAPTERS:
         raise UnknownFormatError(f"unknown format {fmt!r}; choose one of: {', '.join(ADAPTERS)}")
+    if fmt == OtelAdapter.name and settings is not None:
+        return OtelAdapter(account, settings.ingest.otel_account_attributes)
     if account is None:
         return ADAPTERS[fmt]()
     if fmt not in ACCOUNT_FORMATS:
@@ -208,7 +211,7 @@ def ingest_files(
     ``account`` is the account of records that name none (formats in ``ACCOUNT_FORMATS``).
 
     For each file, ``read`` = new + duplicates + replaced + rejected + skipped."""
-    adapter = make_adapter(fmt, account)
+    adapter = make_adapter(fmt, account, settings)
     report = IngestReport()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     files = list(_expand(paths))
@@ -229,6 +232,7 @@ def ingest_files(
         if spec is not None:
             store.begin_load(spec.kind)
         seq = 0
+        defaulted = getattr(adapter, "defaulted", 0)
         try:
             for batch in batches:
                 rep.read += batch.read
@@ -251,6 +255,9 @@ def ingest_files(
             rejects.close()
         if rep.rejected:
             rep.rejects_path = str(rejects.path)
+        named_none = getattr(adapter, "defaulted", 0) - defaulted
+        if named_none:
+            rep.note = f"{named_none:,} record(s) named no account: ingested as {account!r}"
         report.files.append(rep)
     return report
 
