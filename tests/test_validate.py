@@ -36,6 +36,27 @@ def test_valid_rows_are_typed_and_derived_fields_filled() -> None:
     assert row["ts"].isoformat() == "2026-04-22T10:00:00+00:00"
 
 
+def test_n_messages_is_derived_from_messages_then_prompt_and_unknown_without_content() -> None:
+    three = '[{"role": "system"}, {"role": "user"}, {"role": "assistant"}]'
+    out = run(
+        [
+            exchange(request_id="a", messages=three),
+            exchange(request_id="b", prompt="one turn"),
+            exchange(request_id="c", prompt=""),  # content capture off: unknown, not 1
+            exchange(request_id="d", prompt="", n_messages=4),
+        ]
+    )
+    assert not out.rejects
+    assert out.table.column("n_messages").to_pylist() == [3, 1, None, 4]
+
+
+def test_token_counts_may_be_null_and_refusals_keep_their_status() -> None:
+    out = run([exchange(input_tokens=None, output_tokens=None, status=429)])
+    assert not out.rejects
+    row = out.table.to_pylist()[0]
+    assert (row["input_tokens"], row["output_tokens"], row["status"]) == (None, None, 429)
+
+
 def test_text_is_parsed_not_coerced() -> None:
     out = run(
         [

@@ -167,11 +167,12 @@ EXCHANGES = KindSpec(
         ),
         _i(
             "n_messages",
-            True,
-            "Messages in the request.",
+            False,
+            "Messages in the request; null when unknown (content not captured; since 1.1).",
             1,
             minimum=0,
-            derived="length of `messages` when it is a JSON array, else 1",
+            derived="length of `messages` when it is a JSON array, else 1 when `prompt` is "
+            "not empty, else null",
         ),
         _s(
             "tools",

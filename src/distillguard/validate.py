@@ -367,10 +367,22 @@ def _derive(name: str, arr: pa.Array | None, typed: Mapping[str, pa.Array], n: i
         return arr
     if name in ("n_messages", "n_tools"):
         source = typed.get("messages" if name == "n_messages" else "tools")
-        default = 1 if name == "n_messages" else 0
         src = source.to_pylist() if source is not None else [None] * n
         derived_vals = [(_json_len(t) if t is not None else None) for t in src]
-        fill = pa.array([default if d is None else d for d in derived_vals], pa.int64())
+        if name == "n_tools":
+            defaults: list[int | None] = [0] * n
+        else:
+            # one user turn when there is a prompt; unknown when content was not captured
+            prompt = typed.get("prompt")
+            texts = prompt.to_pylist() if prompt is not None else [None] * n
+            defaults = [1 if t else None for t in texts]
+        fill = pa.array(
+            [
+                default if d is None else d
+                for d, default in zip(derived_vals, defaults, strict=True)
+            ],
+            pa.int64(),
+        )
     elif name == "status":
         fill = pa.array(np.full(n, 200, dtype=np.int32))
     else:  # thinking, allowlisted
