@@ -8,6 +8,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -99,6 +100,74 @@ def test_openai_shaping_at_any_chunk_boundary(cuts: list[int]) -> None:
     summ = StreamShaper("openai", "summarise")
     out = _run(summ, _openai_stream(), cuts)
     assert b"Step two" not in out and out.count(b"words withheld") == 1
+
+
+def _responses_stream() -> bytes:
+    def ev(kind: str, **data: Any) -> bytes:
+        return (
+            f"event: {kind}\ndata: ".encode()
+            + json.dumps({"type": kind, **data}).encode()
+            + b"\n\n"
+        )
+
+    item = {
+        "id": "rs_1",
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": "Secret chain. Step two."}],
+    }
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": "Answer: 42", "annotations": []}],
+    }
+    final = {
+        "id": "resp_1",
+        "object": "response",
+        "model": "m",
+        "status": "completed",
+        "output": [item, message],
+        "usage": {
+            "input_tokens": 7,
+            "output_tokens": 12,
+            "output_tokens_details": {"reasoning_tokens": 5},
+        },
+    }
+    ref = {"item_id": "rs_1", "output_index": 0, "summary_index": 0}
+    return b"".join([
+        ev("response.created", response={**final, "status": "in_progress", "output": [], "usage": None}),
+        ev("response.output_item.added", output_index=0, item={**item, "summary": []}),
+        ev("response.reasoning_summary_part.added", **ref, part={"type": "summary_text", "text": ""}),
+        ev("response.reasoning_summary_text.delta", **ref, delta="Secret chain. "),
+        ev("response.reasoning_summary_text.delta", **ref, delta="Step two."),
+        ev("response.reasoning_summary_text.done", **ref, text="Secret chain. Step two."),
+        ev("response.reasoning_summary_part.done", **ref, part={"type": "summary_text", "text": "Secret chain. Step two."}),
+        ev("response.output_item.done", output_index=0, item=item),
+        ev("response.output_item.added", output_index=1, item={**message, "content": []}),
+        ev("response.output_text.delta", item_id="msg_1", output_index=1, content_index=0, delta="Answer: 42"),
+        ev("response.output_item.done", output_index=1, item=message),
+        ev("response.completed", response=final),
+    ])  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=40))
+def test_responses_shaping_at_any_chunk_boundary(cuts: list[int]) -> None:
+    redact = StreamShaper("responses", "redact")
+    out = _run(redact, _responses_stream(), cuts)
+    assert b"Secret" not in out and b"Step two" not in out and b"Answer: 42" in out
+    assert redact.finished and redact.reader.response == "Answer: 42"
+    assert "".join(redact.reader.reasoning) == "Secret chain. Step two."  # logged as sent
+    assert (redact.reader.input_tokens, redact.reader.output_tokens) == (7, 12)
+    assert redact.reader.reasoning_tokens == 5 and redact.reader.response_id == "resp_1"
+    summ = StreamShaper("responses", "summarise")
+    out = _run(summ, _responses_stream(), cuts)
+    assert b"Step two" not in out and b"words withheld" in out
+    events = [json.loads(line[6:]) for line in out.split(b"\n") if line.startswith(b"data: ")]
+    deltas = [e for e in events if e["type"] == "response.reasoning_summary_text.delta"]
+    assert len(deltas) == 1 and "words withheld" in deltas[0]["delta"]
+    passed = StreamShaper("responses", "pass")
+    assert _run(passed, _responses_stream(), cuts) == _responses_stream()
 
 
 def test_pass_mode_forwards_bytes_untouched() -> None:

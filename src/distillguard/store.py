@@ -36,6 +36,7 @@ from distillguard.schema import (
     EXTRA_COLUMN,
     KINDS,
     SCHEMA_VERSION,
+    UNAUTHENTICATED,
     Kind,
     KindSpec,
 )
@@ -484,8 +485,9 @@ class Store:
         with self._wrap("summarise"):
             out: dict[str, Any] = {k.value: self.count(k) for k in KINDS}
             row = self._con.execute(
-                "SELECT min(ts), max(ts), count(DISTINCT account_id), sum(input_tokens), "
-                'sum(output_tokens) FROM "exchanges"'
+                "SELECT min(ts), max(ts), count(DISTINCT account_id) FILTER (WHERE account_id <> ?), "
+                'sum(input_tokens), sum(output_tokens) FROM "exchanges"',
+                [UNAUTHENTICATED],
             ).fetchall()[0]
             out.update(
                 first_ts=row[0],
