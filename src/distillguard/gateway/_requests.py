@@ -319,17 +319,7 @@ def parse(api: Api, body: Any, *, strict: bool) -> Parsed:
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or not isinstance(m.get("role"), str):
             raise _bad(f"messages[{i}] must be an object with a 'role'", f"messages[{i}]")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise _bad("'stream' must be a boolean", "stream")
-    tools = body.get("tools")
-    if tools is not None and not isinstance(tools, list):
-        raise _bad("'tools' must be an array", "tools")
-    temperature = body.get("temperature")
-    if temperature is not None and (
-        isinstance(temperature, bool) or not isinstance(temperature, int | float)
-    ):
-        raise _bad("'temperature' must be a number", "temperature")
+    stream, tools, temperature = _common_fields(body)
     if api == "anthropic":
         max_tokens = body.get("max_tokens")
         if not _token_count(max_tokens):
@@ -368,9 +358,25 @@ def parse(api: Api, body: Any, *, strict: bool) -> Parsed:
         tools=tools,
         thinking=thinking,
         max_tokens=max_tokens,
-        temperature=float(temperature) if temperature is not None else None,
+        temperature=temperature,
         end_user=end_user,
     )
+
+
+def _common_fields(body: dict[str, Any]) -> tuple[bool, list[Any] | None, float | None]:
+    """``stream``, ``tools`` and ``temperature``, checked: the same in every API."""
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise _bad("'stream' must be a boolean", "stream")
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise _bad("'tools' must be an array", "tools")
+    temperature = body.get("temperature")
+    if temperature is not None and (
+        isinstance(temperature, bool) or not isinstance(temperature, int | float)
+    ):
+        raise _bad("'temperature' must be a number", "temperature")
+    return stream, tools, float(temperature) if temperature is not None else None
 
 
 def _parse_responses(body: dict[str, Any], model: str) -> Parsed:
@@ -386,17 +392,7 @@ def _parse_responses(body: dict[str, Any], model: str) -> Parsed:
                 raise _bad(f"input[{i}] must be an object", f"input[{i}]")
     else:
         raise _bad("'input' must be text or a non-empty array of items", "input")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise _bad("'stream' must be a boolean", "stream")
-    tools = body.get("tools")
-    if tools is not None and not isinstance(tools, list):
-        raise _bad("'tools' must be an array", "tools")
-    temperature = body.get("temperature")
-    if temperature is not None and (
-        isinstance(temperature, bool) or not isinstance(temperature, int | float)
-    ):
-        raise _bad("'temperature' must be a number", "temperature")
+    stream, tools, temperature = _common_fields(body)
     max_tokens = body.get("max_output_tokens")
     if max_tokens is not None and not _token_count(max_tokens):
         raise _bad(
@@ -426,7 +422,7 @@ def _parse_responses(body: dict[str, Any], model: str) -> Parsed:
         tools=tools,
         thinking=isinstance(reasoning, dict) and effort not in ("none", "minimal"),
         max_tokens=max_tokens,
-        temperature=float(temperature) if temperature is not None else None,
+        temperature=temperature,
         end_user=_end_user(body.get("safety_identifier"), body.get("user")),
     )
 

@@ -48,6 +48,16 @@ class Answer:
     def reasoning_text(self) -> str | None:
         return "".join(self.reasoning) or None
 
+    def described(self) -> dict[str, Any]:
+        """The contract columns that describe the answer, whether or not it was billed."""
+        return {
+            "response_id": self.response_id,
+            "response_model": self.model,
+            "stop_reason": self.stop_reason,
+            "reasoning": self.reasoning_text,
+            "reasoning_tokens": self.reasoning_tokens,
+        }
+
 
 def read_answer(api: Api, body: Any) -> Answer:
     """The answer in ``body``: a parsed JSON object, raw SSE text, or a list of stream events."""
@@ -186,13 +196,19 @@ def _chat_message(message: dict[str, Any], answer: Answer) -> None:
             answer.text.append(fn["arguments"])
 
 
-def _chat_usage(usage: Any, answer: Answer) -> None:
+def _openai_usage(usage: Any, answer: Answer, into: str, out: str) -> None:
+    """Token counts of an OpenAI usage object (Chat Completions and Responses name them
+    differently: ``prompt``/``completion`` or ``input``/``output``)."""
     if not isinstance(usage, dict):
         return
-    answer.input_tokens = _tokens(usage, "prompt_tokens", "usage")
-    answer.output_tokens = _tokens(usage, "completion_tokens", "usage")
-    details = as_dict(usage.get("completion_tokens_details"))
+    answer.input_tokens = _tokens(usage, f"{into}_tokens", "usage")
+    answer.output_tokens = _tokens(usage, f"{out}_tokens", "usage")
+    details = as_dict(usage.get(f"{out}_tokens_details"))
     answer.reasoning_tokens = _tokens(details, "reasoning_tokens", "usage")
+
+
+def _chat_usage(usage: Any, answer: Answer) -> None:
+    _openai_usage(usage, answer, "prompt", "completion")
 
 
 def _chat_event(event: dict[str, Any], answer: Answer) -> None:
@@ -330,12 +346,7 @@ def _responses_item(item: dict[str, Any], answer: Answer) -> None:
 
 
 def _responses_usage(usage: Any, answer: Answer) -> None:
-    if not isinstance(usage, dict):
-        return
-    answer.input_tokens = _tokens(usage, "input_tokens", "usage")
-    answer.output_tokens = _tokens(usage, "output_tokens", "usage")
-    details = as_dict(usage.get("output_tokens_details"))
-    answer.reasoning_tokens = _tokens(details, "reasoning_tokens", "usage")
+    _openai_usage(usage, answer, "input", "output")
 
 
 def _responses_event(event: dict[str, Any], answer: Answer) -> None:

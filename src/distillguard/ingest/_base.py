@@ -229,6 +229,7 @@ class RecordAdapter:
                     reason = f"unexpected structure ({type(exc).__name__}: {exc})"[:300]
                     batch.reject(Reject(source, number, "(record)", reason, raw=raw_text))
                 else:
+                    rows = [row for row in rows if row is not None]
                     if not rows:
                         batch.skipped += 1
                     for row in rows:

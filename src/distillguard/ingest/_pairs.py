@@ -143,13 +143,7 @@ def _answer_columns(row: dict[str, Any], answer: Answer | None, refused: bool) -
     if answer is None:
         row.update(input_tokens=None, output_tokens=None, response=None)
         return
-    row.update(
-        response_id=answer.response_id,
-        response_model=answer.model,
-        stop_reason=answer.stop_reason,
-        reasoning=answer.reasoning_text,
-        reasoning_tokens=answer.reasoning_tokens,
-    )
+    row.update(answer.described())
     if refused:
         # never reached the model: nothing billed, nothing answered
         row.update(input_tokens=None, output_tokens=None, response=None)

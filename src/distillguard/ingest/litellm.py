@@ -146,13 +146,7 @@ class LiteLLMAdapter(RecordAdapter):
             row["output_tokens"] = as_int(record.get("completion_tokens"), "completion_tokens")
             row["response"] = answer.response if answer is not None else None
         if answer is not None:
-            row.update(
-                stop_reason=answer.stop_reason,
-                reasoning=answer.reasoning_text,
-                reasoning_tokens=answer.reasoning_tokens,
-                response_id=answer.response_id,
-                response_model=answer.model,
-            )
+            row.update(answer.described())
         if row.get("reasoning_tokens") is None:
             details = as_dict(as_dict(meta.get("usage_object")).get("completion_tokens_details"))
             row["reasoning_tokens"] = as_int(details.get("reasoning_tokens"), "reasoning_tokens")

@@ -206,17 +206,15 @@ class OtelAdapter(RecordAdapter):
             raise MappingFailure(
                 "resourceSpans", "expected an OTLP JSON export with resourceSpans or resourceLogs"
             )
-        out: list[Any] = []
-        for res_attrs, span in _spans(record):
-            try:
-                row = self._span(span, res_attrs)
-            except MappingFailure as exc:
-                # one span's problem rejects that span, named, not the whole export line
-                out.append(MappingFailure(exc.field, f"span {_name(span)}: {exc.reason}"))
-            else:
-                if row is not None:
-                    out.append(row)
-        return out
+        return [self._mapped(span, res_attrs, "span") for res_attrs, span in _spans(record)]
+
+    def _mapped(self, span: Mapping[str, Any], res_attrs: Mapping[str, Any], what: str) -> Any:
+        """The span's row, None, or the failure naming it: one span's problem rejects that
+        span, not the whole export line."""
+        try:
+            return self._span(span, res_attrs)
+        except MappingFailure as exc:
+            return MappingFailure(exc.field, f"{what} {_name(span)}: {exc.reason}")
 
     def _standalone_events(self, record: Mapping[str, Any]) -> list[Any]:
         out: list[Any] = []
@@ -228,13 +226,7 @@ class OtelAdapter(RecordAdapter):
             span = {"traceId": key[0] if key else "", "spanId": key[1] if key else "",
                     "startTimeUnixNano": log.get("timeUnixNano") or log.get("observedTimeUnixNano"),
                     "attributes": log.get("attributes")}  # fmt: skip
-            try:
-                row = self._span(span, res_attrs)
-            except MappingFailure as exc:
-                out.append(MappingFailure(exc.field, f"event {_name(span)}: {exc.reason}"))
-            else:
-                if row is not None:
-                    out.append(row)
+            out.append(self._mapped(span, res_attrs, "event"))
         return out
 
     def _span(self, span: Mapping[str, Any], res_attrs: Mapping[str, Any]) -> dict[str, Any] | None:
