@@ -148,3 +148,17 @@ def test_anthropic_message_batch_requests_and_results_are_joined(
     two = rows["claude batch two"]
     assert (two["status"], two["output_tokens"]) == (403, None)
     assert two["request_id"] == "msgbatch_results.jsonl:q-2"
+
+
+def test_embedding_lines_of_a_batch_are_skipped_not_rejected(
+    tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
+    request = {"custom_id": "e-1", "method": "POST", "url": "/v1/embeddings",
+               "body": {"model": "text-embedding-test", "input": "embed me"}}  # fmt: skip
+    result = {"id": "batch_req_e1", "custom_id": "e-1", "error": None,
+              "response": {"status_code": 200, "request_id": "req_e1",
+                           "body": {"object": "list", "data": [], "model": "text-embedding-test"}}}  # fmt: skip
+    inp = write_jsonl(tmp_path / "in.jsonl", [request])
+    out = write_jsonl(tmp_path / "out.jsonl", [result])
+    rep = dg.ingest_files([inp, out], "openai-batch", store, settings, account="a")
+    assert (rep.inserted, rep.rejected, sum(f.skipped for f in rep.files)) == (0, 0, 2)

@@ -102,10 +102,15 @@ def _unwrap(
     return request, response, path, status, req_headers
 
 
-def map_pair(record: Mapping[str, Any], api: Api | None = None) -> dict[str, Any]:
-    """The contract row of one logged exchange; ``api`` None tells it from the request."""
+def map_pair(record: Mapping[str, Any], api: Api | None = None) -> dict[str, Any] | None:
+    """The contract row of one logged exchange; ``api`` None tells it from the request.
+    None for a call that is not an exchange (an embedding, a moderation)."""
     request, response, path, http_status, headers = _unwrap(record)
-    api = api_of(request, path) if api is None or path else api
+    if api is None or path:
+        found = api_of(request, path)
+        if found is None:
+            return None
+        api = found
     row = caller_fields(record)
     if row.get("user_agent") is None and headers.get("user-agent"):
         row["user_agent"] = headers["user-agent"]

@@ -16,15 +16,21 @@ from distillguard.ingest._base import MappingFailure, as_dict, as_int, content_t
 _SYSTEM_ROLES = ("system", "developer")
 
 
-def api_of(request: dict[str, Any], path: str | None = None) -> Api:
-    """The API surface a request body belongs to, from its shape (or its URL path)."""
+def api_of(request: dict[str, Any], path: str | None = None) -> Api | None:
+    """The API surface a request body belongs to, from its URL path or else its shape; None
+    for a path that is not one of the three (embeddings, moderations, files: not exchanges)."""
     if path:
-        if path.rstrip("/").endswith("/responses"):
-            return "responses"
-        if path.rstrip("/").endswith("/messages"):
-            return "messages"
-        if path.rstrip("/").endswith("/chat/completions"):
-            return "chat.completions"
+        tail = path.rstrip("/")
+        for suffix, api in (
+            ("/responses", "responses"),
+            ("/messages", "messages"),
+            ("/chat/completions", "chat.completions"),
+        ):
+            if tail.endswith(suffix):
+                return api  # type: ignore[return-value]
+        if tail.endswith(("/embeddings", "/moderations", "/completions", "/images/generations",
+                          "/audio/transcriptions", "/audio/speech", "/files", "/batches")):  # fmt: skip
+            return None
     if "input" in request and "messages" not in request:
         return "responses"
     return "chat.completions"

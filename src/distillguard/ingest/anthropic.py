@@ -21,4 +21,5 @@ class AnthropicAdapter(RecordAdapter):
     description = "Anthropic Messages API request/response pairs (JSONL)"
 
     def map_record(self, record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
-        return [map_pair(self.with_account(record), "messages")]
+        row = map_pair(self.with_account(record), "messages")
+        return [row] if row is not None else []

@@ -124,6 +124,8 @@ class OpenAIBatchAdapter(_BatchAdapter):
         if ts is not None:
             envelope["metadata"]["ts"] = ts
         row = map_pair(envelope, None)
+        if row is None:
+            return []  # an embeddings or moderation batch: not exchanges
         row["batch_custom_id"] = custom_id
         return [row]
 
@@ -163,6 +165,8 @@ class AnthropicBatchAdapter(_BatchAdapter):
             },
         }
         row = map_pair(envelope, "messages")
+        if row is None:
+            return []
         row["batch_custom_id"] = custom_id
         return [row]
 

@@ -28,4 +28,5 @@ class OpenAIAdapter(RecordAdapter):
     description = "OpenAI Chat Completions / Responses request-response pairs (JSONL)"
 
     def map_record(self, record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
-        return [map_pair(self.with_account(record), None)]
+        row = map_pair(self.with_account(record), None)
+        return [row] if row is not None else []
