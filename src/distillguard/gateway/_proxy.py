@@ -25,6 +25,12 @@ from distillguard.gateway._limits import Bucket, Limiter, MemoryLimiter
 from distillguard.gateway._log import ExchangeLog, capture
 from distillguard.gateway._metrics import Metrics
 from distillguard.gateway._policy import Effective, for_request
+from distillguard.gateway._record import (
+    Exchange,
+    exchange_record,
+    exchange_span,
+    unauthenticated_record,
+)
 from distillguard.gateway._requests import Api, ApiError, Parsed, api_key, load_body, parse
 from distillguard.gateway._shape import (
     Reader,
@@ -34,16 +40,13 @@ from distillguard.gateway._shape import (
     shape_responses,
 )
 from distillguard.gateway._state import AccountView, State, hash_key, verification_at_least
-from distillguard.schema import UNAUTHENTICATED
 from distillguard.signals import TRACE_EXTRACTION
 
 log = logging.getLogger("distillguard.gateway")
-tracer = trace.get_tracer("distillguard.gateway")
 
 _PASS_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "openai-beta")
 _PASS_RESPONSE_HEADERS = frozenset((b"request-id", b"x-request-id", b"openai-processing-ms"))
 _STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-_ENDPOINT = {"openai": "chat.completions", "anthropic": "messages", "responses": "responses"}
 _REFUSALS = {
     "account_blocked": "block",
     "verification_required": "verify",
@@ -126,27 +129,6 @@ class _Admission:
     young_until: float
     high_volume: Bucket | None
     release_unverified: bool
-
-
-@dataclass(slots=True)
-class Exchange:
-    """One request in flight: what is logged about it when it ends."""
-
-    api: Api
-    request_id: str
-    started: float
-    ts_us: int
-    ip: str | None
-    user_agent: str | None
-    client_fp: str | None
-    country: str | None
-    view: AccountView | None = None
-    parsed: Parsed | None = None
-    eff: Effective | None = None
-    upstream_ms: float = 0.0
-    injected_usage: bool = False
-    key_hash: str | None = None
-    """SHA-256 of the API key presented (hex), once read."""
 
 
 def _targets(config: GatewayConfig) -> dict[Api, tuple[str, dict[str, str]]]:
@@ -687,87 +669,17 @@ class Proxy:
                 task = asyncio.get_running_loop().create_task(self._debit(eff.token_buckets, used))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-        acc = view.account
-        record: dict[str, Any] = {
-            "request_id": ex.request_id,
-            "ts": ex.ts_us,
-            "account_id": acc.account_id,
-            "org_id": acc.org_id,
-            "api_key_id": view.key_id,
-            "end_user": p.end_user if p else None,
-            "ip": ex.ip,
-            "country": ex.country,
-            "user_agent": ex.user_agent,
-            "client_fp": ex.client_fp,
-            "endpoint": _ENDPOINT[ex.api],
-            "model": (p.model if p else "") or "",
-            "system": p.system if p else None,
-            "prompt": p.prompt if p else "",
-            "messages": orjson.dumps(p.messages).decode() if p else None,
-            "n_messages": len(p.messages) if p else 0,
-            "tools": orjson.dumps(p.tools).decode() if p and p.tools is not None else None,
-            "n_tools": len(p.tools) if p and p.tools else 0,
-            "thinking": bool(p.thinking) if p else False,
-            "temperature": p.temperature if p else None,
-            "max_tokens": p.max_tokens if p else None,
-            # a refused or failed exchange never reached the model: no tokens
-            "input_tokens": in_tok,
-            "output_tokens": out_tok,
-            "reasoning_tokens": reader.reasoning_tokens,
-            "response": reader.response if answered else None,
-            "reasoning": ("".join(reader.reasoning) or None) if answered else None,
-            "stop_reason": reader.stop_reason,
-            "response_id": reader.response_id,
-            "response_model": reader.model,
-            "status": status,
-            "latency_ms": round(total_ms, 3),
-            "extra": orjson.dumps(
-                {
-                    "gateway": {
-                        "action": action,
-                        "reasons": (eff.reasons[:5] if eff else []),
-                        "thinking": eff.thinking if eff else "pass",
-                        "error": error,
-                        "tier": eff.tier_name if eff else acc.tier,
-                        "cluster_id": acc.cluster_id,
-                        "reasoning_chars": reader.reasoning_chars,
-                        "tool_calls": reader.tool_calls,
-                    }
-                }
-            ).decode(),
-        }
+        record = exchange_record(ex, view, status, reader, answered, action, error, total_ms)
+        record["input_tokens"], record["output_tokens"] = in_tok, out_tok
         settings = self.log.settings
         self.log.write(capture(record, settings.content, settings.max_text_bytes, self.log.key))
         if self._tracing:
-            self._span(ex, record, reader, action)
+            exchange_span(ex, record, reader, action)
 
     def _log_unauthenticated(self, ex: Exchange, total_ms: float) -> None:
-        """A request refused for its key (key stuffing is evidence too): logged against no
-        account, with the first 16 hex digits of the presented key's SHA-256, never the key.
-        Its body was never read."""
-        digest = ex.key_hash
-        record: dict[str, Any] = {
-            "request_id": ex.request_id,
-            "ts": ex.ts_us,
-            "account_id": UNAUTHENTICATED,
-            "api_key_id": f"sha256:{digest[:16]}" if digest else None,
-            "ip": ex.ip,
-            "country": ex.country,
-            "user_agent": ex.user_agent,
-            "client_fp": ex.client_fp,
-            "endpoint": _ENDPOINT[ex.api],
-            "model": "",
-            "prompt": "",
-            "n_messages": 0,
-            "n_tools": 0,
-            "thinking": False,
-            "status": 401,
-            "latency_ms": round(total_ms, 3),
-            "extra": orjson.dumps(
-                {"gateway": {"action": "refuse", "error": "invalid_api_key"}}
-            ).decode(),
-        }
+        """A request refused for its key is logged too (key stuffing is evidence)."""
         settings = self.log.settings
+        record = unauthenticated_record(ex, total_ms)
         self.log.write(capture(record, settings.content, settings.max_text_bytes, self.log.key))
 
     async def _debit(self, buckets: list[Bucket], amount: float) -> None:
@@ -800,33 +712,3 @@ class Proxy:
                 "request_id": ex.request_id,
             }
         )
-
-    def _span(self, ex: Exchange, record: dict[str, Any], reader: Reader, action: str) -> None:
-        """An OpenTelemetry span with the GenAI semantic-convention attributes."""
-        start_ns = ex.ts_us * 1000
-        span = tracer.start_span(
-            f"chat {record['model']}", kind=trace.SpanKind.SERVER, start_time=start_ns
-        )
-        if span.is_recording():
-            attrs: dict[str, Any] = {
-                "gen_ai.operation.name": "chat",
-                "gen_ai.system": ex.api,
-                "gen_ai.provider.name": ex.api,
-                "gen_ai.request.model": record["model"],
-                "gen_ai.usage.input_tokens": record["input_tokens"],
-                "gen_ai.usage.output_tokens": record["output_tokens"],
-                "http.response.status_code": record["status"],
-                "distillguard.request_id": ex.request_id,
-                "distillguard.account_id": record["account_id"],
-                "distillguard.action": action,
-            }
-            if record["max_tokens"] is not None:
-                attrs["gen_ai.request.max_tokens"] = record["max_tokens"]
-            if record["temperature"] is not None:
-                attrs["gen_ai.request.temperature"] = record["temperature"]
-            if reader.model:
-                attrs["gen_ai.response.model"] = reader.model
-            if reader.stop_reason:
-                attrs["gen_ai.response.finish_reasons"] = [reader.stop_reason]
-            span.set_attributes(attrs)
-        span.end()
