@@ -1,12 +1,15 @@
 """An application instrumented as its operators would instrument it, run as its own process
 by tests/test_ingest_otel_real.py (OpenTelemetry providers are set once per process).
 
-``python otel_app.py UPSTREAM COLLECTOR MODE``: the official ``openai`` SDK instrumented with
-``opentelemetry-instrumentation-openai-v2`` (through ``opentelemetry-util-genai``), the
-official ``anthropic`` SDK (which emits spans of its own) instrumented with Traceloop's
-``opentelemetry-instrumentation-anthropic``; content capture ``MODE`` (``SPAN_ONLY``,
-``EVENT_ONLY``, ``SPAN_AND_EVENT``); spans and log events exported with the OTLP/HTTP
-exporters to ``COLLECTOR``. Prints what the SDKs handed back, as JSON, on stdout.
+``python otel_app.py UPSTREAM COLLECTOR MODE [OPENAI_INSTRUMENTATION]``: the official
+``openai`` SDK instrumented with ``opentelemetry-instrumentation-openai-v2`` (through
+``opentelemetry-util-genai``; or, as ``OPENAI_INSTRUMENTATION``, ``traceloop`` for
+OpenLLMetry's ``opentelemetry-instrumentation-openai`` or ``openinference`` for Arize's
+``openinference-instrumentation-openai``), the official ``anthropic`` SDK (which emits spans
+of its own) instrumented with Traceloop's ``opentelemetry-instrumentation-anthropic``;
+content capture ``MODE`` (``SPAN_ONLY``, ``EVENT_ONLY``, ``SPAN_AND_EVENT``); spans and log
+events exported with the OTLP/HTTP exporters to ``COLLECTOR``. Prints what the SDKs handed
+back, as JSON, on stdout.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import warnings
 
 def main() -> None:
     upstream, collector, mode = sys.argv[1:4]
+    which = sys.argv[4] if len(sys.argv) > 4 else "openai-v2"
     os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
     os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = mode
     os.environ["TRACELOOP_TRACE_CONTENT"] = "false" if mode == "EVENT_ONLY" else "true"
@@ -45,9 +49,19 @@ def main() -> None:
     _logs.set_logger_provider(logger_provider)
 
     from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
-    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
-    OpenAIInstrumentor().instrument()
+    if which == "traceloop":
+        from opentelemetry.instrumentation.openai import OpenAIInstrumentor as Traceloop
+
+        Traceloop().instrument()
+    elif which == "openinference":
+        from openinference.instrumentation.openai import OpenAIInstrumentor as OpenInference
+
+        OpenInference().instrument()
+    else:
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument()
     AnthropicInstrumentor().instrument()
     import anthropic
     import openai

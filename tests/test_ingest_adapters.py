@@ -174,3 +174,30 @@ def test_otel_end_user_reasoning_tokens_and_refusals(
         None,
         None,
     )
+
+
+def test_otel_indexed_prompt_attributes_of_earlier_openllmetry_releases() -> None:
+    from distillguard.ingest.otel import in_genai_terms
+
+    attrs = in_genai_terms(
+        {
+            "llm.request.type": "chat",
+            "gen_ai.prompt.1.role": "user",
+            "gen_ai.prompt.1.content": "second",
+            "gen_ai.prompt.0.role": "system",
+            "gen_ai.prompt.0.content": "first",
+            "gen_ai.completion.0.role": "assistant",
+            "gen_ai.completion.0.content": "answer",
+            "gen_ai.completion.0.finish_reason": "stop",
+            "gen_ai.usage.prompt_tokens": 5,
+            "gen_ai.usage.completion_tokens": 2,
+        }
+    )
+    assert attrs["gen_ai.operation.name"] == "chat"
+    assert attrs["gen_ai.input.messages"] == [
+        {"role": "system", "parts": [{"type": "text", "content": "first"}]},
+        {"role": "user", "parts": [{"type": "text", "content": "second"}]},
+    ]
+    assert attrs["gen_ai.output.messages"][0]["parts"][0]["content"] == "answer"
+    assert attrs["gen_ai.response.finish_reasons"] == ["stop"]
+    assert (attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"]) == (5, 2)

@@ -34,10 +34,12 @@ def upstream() -> Any:
         yield url
 
 
-def _export(upstream: str, mode: str, directory: Path) -> dict[str, Any]:
+def _export(
+    upstream: str, mode: str, directory: Path, instrumentation: str = "openai-v2"
+) -> dict[str, Any]:
     with otlp_receiver(directory) as collector:
         done = subprocess.run(
-            [sys.executable, str(APP), upstream, collector, mode],
+            [sys.executable, str(APP), upstream, collector, mode, instrumentation],
             capture_output=True,
             text=True,
             timeout=120,
@@ -108,3 +110,27 @@ def test_spans_without_an_account_take_the_default_and_the_report_says_so(
     assert rep.inserted == 3 and rep.files[0].note == (
         "3 record(s) named no account: ingested as 'acct_default'"
     )
+
+
+@pytest.mark.parametrize("instrumentation", ["traceloop", "openinference"])
+def test_other_openai_instrumentations_are_read_field_by_field(
+    upstream: str, instrumentation: str, tmp_path: Path, store: dg.Store, settings: dg.Settings
+) -> None:
+    """OpenLLMetry's ``opentelemetry-instrumentation-openai`` and Arize's
+    ``openinference-instrumentation-openai`` (OpenInference's own attribute conventions)."""
+    got = _export(upstream, "SPAN_ONLY", tmp_path, instrumentation)
+    settings.ingest.otel_account_attributes = ["tenant.id"]
+    rep = dg.ingest_files([tmp_path / "traces.jsonl"], "otel", store, settings)
+    assert (rep.inserted, rep.rejected) == (3, 0)
+    rows = _rows(store)
+    chat, sent = rows["otel openai question"], got["openai"]
+    assert (chat["request_id"], chat["model"], chat["system"]) == (
+        sent["id"],
+        "gpt-test",
+        "Explain like a tutor.",
+    )
+    assert (chat["temperature"], chat["max_tokens"], chat["n_messages"]) == (0.1, 40, 2)
+    assert chat["response"] == sent["text"]
+    assert [chat["input_tokens"], chat["output_tokens"]] == sent["usage"]
+    refused = rows["otel refused"]
+    assert (refused["status"], refused["input_tokens"]) == (429, None)

@@ -230,7 +230,7 @@ class OtelAdapter(RecordAdapter):
         return out
 
     def _span(self, span: Mapping[str, Any], res_attrs: Mapping[str, Any]) -> dict[str, Any] | None:
-        attrs = {**res_attrs, **attributes(span.get("attributes"))}
+        attrs = in_genai_terms({**res_attrs, **attributes(span.get("attributes"))})
         if attrs.get("gen_ai.operation.name") not in INFERENCE_OPERATIONS:
             return None
         key = _key(span)
@@ -448,3 +448,112 @@ def _status(span: Mapping[str, Any], attrs: Mapping[str, Any]) -> int:
         if name in error_type:
             return number
     return 500
+
+
+_INDEXED = re.compile(r"^(?P<stem>.+?)\.(?P<i>\d+)\.(?P<rest>.+)$")
+
+
+def _indexed(attrs: Mapping[str, Any], stem: str) -> list[dict[str, Any]]:
+    """``stem.0.x``, ``stem.0.y``, ``stem.1.x``… as ``[{"x": …, "y": …}, …]`` in index order."""
+    items: dict[int, dict[str, Any]] = {}
+    prefix = stem + "."
+    for key, value in attrs.items():
+        if key.startswith(prefix):
+            found = _INDEXED.match(key)
+            if found and found.group("stem") == stem:
+                items.setdefault(int(found.group("i")), {})[found.group("rest")] = value
+    return [items[i] for i in sorted(items)]
+
+
+def in_genai_terms(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Attributes of the other conventions instrumentations write, restated in the GenAI
+    semantic conventions' terms (what is set already is kept):
+
+    * OpenInference (Arize Phoenix): ``openinference.span.kind`` ``LLM``, ``llm.model_name``,
+      ``llm.input_messages.N.message.role|content``, ``llm.output_messages.N.message.…``,
+      ``llm.token_count.prompt|completion``, ``llm.invocation_parameters``, ``output.value``;
+    * earlier OpenLLMetry releases: ``gen_ai.prompt.N.role|content``,
+      ``gen_ai.completion.N.role|content|finish_reason``, ``gen_ai.usage.prompt_tokens`` /
+      ``completion_tokens``, ``llm.request.type``.
+    """
+    out = dict(attrs)
+
+    def put(key: str, value: Any) -> None:
+        if value is not None and out.get(key) in (None, ""):
+            out[key] = value
+
+    if str(attrs.get("openinference.span.kind", "")).upper() == "LLM":
+        put("gen_ai.operation.name", "chat")
+        put("gen_ai.provider.name", attrs.get("llm.provider") or attrs.get("llm.system"))
+        put("gen_ai.request.model", attrs.get("llm.model_name"))
+        params = _json_object(attrs.get("llm.invocation_parameters"))
+        put("gen_ai.request.model", params.get("model"))
+        put("gen_ai.request.temperature", params.get("temperature"))
+        put(
+            "gen_ai.request.max_tokens",
+            params.get(
+                "max_tokens", params.get("max_completion_tokens", params.get("max_output_tokens"))
+            ),
+        )
+        put("gen_ai.input.messages", _messages(_indexed(attrs, "llm.input_messages"), "message."))
+        put("gen_ai.output.messages", _messages(_indexed(attrs, "llm.output_messages"), "message."))
+        put("gen_ai.usage.input_tokens", attrs.get("llm.token_count.prompt"))
+        put("gen_ai.usage.output_tokens", attrs.get("llm.token_count.completion"))
+        put(
+            "gen_ai.usage.reasoning.output_tokens",
+            attrs.get("llm.token_count.completion_details.reasoning"),
+        )
+        tools = [t.get("tool.json_schema") for t in _indexed(attrs, "llm.tools")]
+        put("gen_ai.tool.definitions", [loads_if_text(t, "llm.tools") for t in tools if t] or None)
+        if str(attrs.get("output.mime_type", "")) == "application/json":
+            answer = _json_object(attrs.get("output.value"))
+            put("gen_ai.response.id", answer.get("id"))
+            put("gen_ai.response.model", answer.get("model"))
+        finish = attrs.get("llm.finish_reason")
+        put("gen_ai.response.finish_reasons", [finish] if finish else None)
+    prompts = _indexed(attrs, "gen_ai.prompt")
+    if prompts:
+        request_type = attrs.get("llm.request.type")
+        put("gen_ai.operation.name", "chat" if request_type in (None, "chat") else request_type)
+        put("gen_ai.input.messages", _messages(prompts, ""))
+        put("gen_ai.output.messages", _messages(_indexed(attrs, "gen_ai.completion"), ""))
+        reasons = [c.get("finish_reason") for c in _indexed(attrs, "gen_ai.completion")]
+        put("gen_ai.response.finish_reasons", [r for r in reasons if r] or None)
+    put("gen_ai.usage.input_tokens", attrs.get("gen_ai.usage.prompt_tokens"))
+    put("gen_ai.usage.output_tokens", attrs.get("gen_ai.usage.completion_tokens"))
+    return out
+
+
+def _messages(items: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]] | None:
+    """Flattened messages as GenAI messages with text parts (tool-call arguments as such)."""
+    out = []
+    for item in items:
+        role = item.get(prefix + "role")
+        content = item.get(prefix + "content")
+        parts: list[dict[str, Any]] = []
+        if isinstance(content, str) and content:
+            parts.append({"type": "text", "content": content})
+        for block in _indexed({k.removeprefix(prefix): v for k, v in item.items()}, "contents"):
+            text = block.get("message_content.text")
+            if isinstance(text, str):
+                parts.append({"type": "text", "content": text})
+        for call in _indexed({k.removeprefix(prefix): v for k, v in item.items()}, "tool_calls"):
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "name": call.get("tool_call.function.name"),
+                    "arguments": call.get("tool_call.function.arguments"),
+                }
+            )
+        if role is not None or parts:
+            out.append({"role": role, "parts": parts})
+    return out or None
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value.strip().startswith("{"):
+        parsed = parse_json(value)
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
