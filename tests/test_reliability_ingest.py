@@ -199,6 +199,26 @@ SEEDS["otel"] += [
           {"eventName": "gen_ai.user.message", "traceId": "ab", "spanId": "cd",
            "body": {"kvlistValue": {"values": [{"key": "content", "value": {"stringValue": "q"}}]}}}]}]}]},
 ]  # fmt: skip
+
+
+def _kv(key: str, value: Any) -> dict[str, Any]:
+    kind = "intValue" if isinstance(value, int) else "stringValue"
+    return {"key": key, "value": {kind: str(value) if isinstance(value, int) else value}}
+
+
+SEEDS["otel"] += [  # OpenInference conventions
+    {"resourceSpans": [{"scopeSpans": [{"spans": [{
+        "traceId": "ab", "spanId": "cd", "startTimeUnixNano": "1780000000000000000",
+        "attributes": [_kv(k, v) for k, v in {
+            "openinference.span.kind": "LLM", "llm.model_name": "m", "user.id": "u",
+            "llm.invocation_parameters": '{"temperature": 0.2, "max_tokens": 9}',
+            "llm.input_messages.0.message.role": "user",
+            "llm.input_messages.0.message.content": "q",
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments": "{}",
+            "llm.token_count.prompt": 3, "output.mime_type": "application/json",
+            "output.value": '{"id": "x"}', "llm.tools.0.tool.json_schema": '{"name": "t"}',
+        }.items()]}]}]}]},
+]  # fmt: skip
 SEEDS["openai-batch"] = [
     {"custom_id": "t1", "method": "POST", "url": "/v1/chat/completions",
      "body": {"model": "m", "messages": _ASK}},
