@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest clean bench evaluate redis-server fuzz
+.PHONY: demo test lint typecheck pytest clean bench evaluate redis-server chromium fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,16 @@ redis-server:
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "note: redis-server not found; the gateway's Redis tests will skip"; fi; }
 
-pytest: $(STAMP) redis-server
+# the console's browser tests drive Debian's chromium (Playwright cannot download browsers
+# here): installed the same way; elsewhere they skip (and fail on CI)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (console browser tests)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: chromium not found; the console's browser tests will skip"; fi; }
+
+pytest: $(STAMP) redis-server chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest

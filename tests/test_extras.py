@@ -61,6 +61,7 @@ def test_the_core_runs_without_any_extra(tmp_path: Path) -> None:
         ("gateway", ("mock-upstream",)),
         ("intel", ("intel", "export", "cl-1", "--findings", "nowhere")),
         ("evaluate", ("evaluate", "--findings", "nowhere", "--truth", "nowhere.parquet")),
+        ("console", ("console", "--findings", "nowhere")),
     ],
 )
 def test_a_command_that_needs_an_extra_names_it(extra: str, args: tuple[str, ...]) -> None:

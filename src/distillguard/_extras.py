@@ -9,7 +9,9 @@ store. The rest:
   Presidio);
 - ``[intel]``: STIX export and TAXII sharing (stix2, taxii2-client);
 - ``[evaluate]``: the baselines ``evaluate`` runs beside the findings (scikit-learn's isolation
-  forest; tokenizers and safetensors for the MiniLM embedding baselines).
+  forest; tokenizers and safetensors for the MiniLM embedding baselines);
+- ``[console]``: the analyst console (the gateway's and the report's stacks, plus Jinja2,
+  itsdangerous for signed sessions, python-multipart for forms, httpx for the admin API).
 
 ``make demo`` and ``make test`` install all of them.
 """
@@ -26,6 +28,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "report": ("matplotlib", "jinja2", "reportlab", "detect_secrets", "presidio_analyzer"),
     "intel": ("stix2", "taxii2client"),
     "evaluate": ("sklearn", "tokenizers", "safetensors"),
+    "console": ("fastapi", "uvicorn", "jinja2", "itsdangerous", "multipart", "httpx",
+                "matplotlib"),
 }  # fmt: skip
 
 

@@ -197,7 +197,8 @@ def scan_cmd(
         Path | None,
         typer.Option(
             "--labels",
-            help="Analyst labels (account_id, label legit|attack) to learn weights from.",
+            help="Analyst labels to learn weights from: a file of account_id, label "
+            "(legit|attack), or the console's state file (console.sqlite).",
         ),
     ] = None,
     models: Annotated[
@@ -311,13 +312,18 @@ def evaluate_cmd(
 
 
 def _read_labels(path: Path) -> dict[str, bool]:
-    """Analyst labels from a truth-shaped file (Parquet, JSONL or CSV: account_id, label)."""
+    """Analyst labels from a truth-shaped file (Parquet, JSONL or CSV: account_id, label) or
+    from the console's state file (the latest label of each account)."""
     import pyarrow.csv as pacsv
     import pyarrow.json as pajson
     import pyarrow.parquet as pq
 
     from distillguard.errors import InputError
 
+    if path.is_file() and path.read_bytes()[:16] == b"SQLite format 3\x00":
+        from distillguard.console._state import read_console_labels
+
+        return read_console_labels(path)
     try:
         name = path.name.lower()
         if name.endswith(".parquet"):
@@ -525,6 +531,15 @@ def demo(
         f"\ndemo finished in {time.perf_counter() - started:.0f}s · store: {settings.db} · "
         "next: `distillguard info --db " + str(settings.db) + "`"
     )
+    state = workdir / "console.sqlite"
+    out.print(
+        "\nopen the analyst console on these findings:\n"
+        f"  distillguard console-user add analyst --role analyst --state {state}\n"
+        f"  distillguard console --findings {workdir / 'findings'} --db {settings.db} "
+        f"--state {state}\n"
+        "  then browse http://127.0.0.1:8700/ (add --gateway URL to act through a gateway)",
+        highlight=False,
+    )
 
 
 FindingsOpt = Annotated[
@@ -714,9 +729,11 @@ def intel_match_cmd(
         out.print(f"  {account}: " + ", ".join(sorted({i.kind for i in inds})))
 
 
+from distillguard._cli_console import register as _register_console  # noqa: E402
 from distillguard._cli_gateway import register as _register_gateway  # noqa: E402
 
 _register_gateway(app, out, err)
+_register_console(app, out, err)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -84,6 +84,31 @@ class IntelSettings(BaseModel):
     taxii_password: SecretStr | None = Field(None, description="TAXII password")
 
 
+class ConsoleSettings(BaseModel):
+    """The analyst console (``distillguard console``)."""
+
+    state: Path | None = Field(
+        None,
+        description="SQLite file of console users, labels, statuses and the audit log "
+        "(default: console.sqlite beside the store)",
+    )
+    session_hours: float = Field(8.0, gt=0, le=168, description="how long a login lasts")
+    secure_cookies: bool = Field(
+        False, description="send the session cookie over HTTPS only (set it behind TLS)"
+    )
+    trusted_user_header: str | None = Field(
+        None,
+        description="SSO mode: the header an authenticating reverse proxy sets to the user "
+        "name (e.g. X-Forwarded-User); the console must then be reachable only through it",
+    )
+    trusted_role_header: str | None = Field(
+        None, description="SSO mode: the header carrying the role (viewer or analyst)"
+    )
+    gateway_url: str | None = Field(
+        None, description="the gateway whose admin API the console reads and acts through"
+    )
+
+
 class Settings(BaseSettings):
     """Everything distillguard can be told. Create with :func:`load_settings`."""
 
@@ -104,6 +129,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     intel: IntelSettings = Field(default_factory=IntelSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @field_validator("memory_limit")
     @classmethod

@@ -1,0 +1,118 @@
+"""How fast the console's pages render, and (with --screenshots) pictures of each page.
+
+    python benchmarks/console_pages.py --findings demo-output/findings \
+        --db demo-output/distillguard.duckdb [--rounds 5] [--screenshots docs/console]
+
+Times the queue, the top campaign's page and its top account's page as a logged-in analyst
+would fetch them (the real application, in process), median and worst of ``--rounds``.
+Screenshots drive Debian's chromium (Playwright, ``executable_path``) against the console
+served on loopback, at laptop size (1366×768 viewport, full page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import secrets
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+import distillguard as dg
+from distillguard.console import ConsoleState, create_console_app
+
+PASSWORD = secrets.token_urlsafe(16)  # a throwaway user in a throwaway state file
+
+
+def _login(client: TestClient) -> None:
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert token is not None
+    r = client.post(
+        "/login", data={"username": "bench", "password": PASSWORD, "csrf": token.group(1)}
+    )
+    if r.status_code != 200 or r.url.path != "/":
+        raise SystemExit(f"login failed: {r.status_code} {r.text[:300]}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--findings", type=Path, required=True)
+    ap.add_argument("--db", type=Path, required=True)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--screenshots", type=Path, default=None)
+    args = ap.parse_args()
+    settings = dg.load_settings(db=args.db, progress=False)
+    work = Path(tempfile.mkdtemp(prefix="dg-console-bench-"))
+    state = work / "console.sqlite"
+    ConsoleState(state).add_user("bench", "analyst", PASSWORD)
+    app = create_console_app(settings, args.findings, state_path=state)
+    with dg.Store.open(args.db, read_only=True) as store:
+        exchanges = store.count(dg.Kind.EXCHANGES)
+    client = TestClient(app)
+    _login(client)
+    queue = client.get("/").text
+    campaign = re.search(r'href="/campaign/([^"]+)"', queue)
+    assert campaign is not None, "the findings hold no campaign"
+    page = client.get(f"/campaign/{campaign.group(1)}").text
+    account = re.search(r'href="/account/([^"]+)"', page)
+    assert account is not None
+    paths = {
+        "queue": "/",
+        "campaign": f"/campaign/{campaign.group(1)}",
+        "account": f"/account/{account.group(1)}",
+    }
+    print(f"store: {args.db} ({exchanges:,} exchanges) · findings: {args.findings}")
+    print("| page | median ms | worst ms |\n|---|---|---|")
+    for name, path in paths.items():
+        times = []
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            r = client.get(path)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert r.status_code == 200, (path, r.status_code)
+        print(f"| {name} | {statistics.median(times):.0f} | {max(times):.0f} |")
+    if args.screenshots:
+        _screenshots(app, paths, args.screenshots)
+
+
+def _screenshots(app: object, paths: dict[str, str], out: Path) -> None:
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "screenshots need Debian's chromium"
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    out.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(base + "/login")
+        page.screenshot(path=str(out / "login.png"))
+        page.fill("input[name=username]", "bench")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(base + "/")
+        for name, path in paths.items():
+            page.goto(base + path)
+            if name == "campaign":
+                page.wait_for_timeout(800)  # the graph's layout
+            page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+            print(f"screenshot: {out / (name + '.png')}")
+        browser.close()
+    server.should_exit = True
+    thread.join(5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""What the console's pages show, read from the findings and the store with bounded queries.
+
+The findings are reloaded when ``findings.json`` changes (a new scan). Campaign pages reuse
+the incident report's model (``report._model.build``), so the console and the report say the
+same thing in the same words; personal data appears as in reports: e-mail domains and keyed
+pseudonyms, never raw e-mails or payment fingerprints.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from distillguard.config import Settings
+from distillguard.features import EMAIL_DOMAIN
+from distillguard.findings import Findings, load_findings
+from distillguard.pseudonym import local_key, pseudonym
+from distillguard.report._model import clip, redact
+from distillguard.store import Store
+
+QUEUE_ROWS = 200
+"""Rows a queue page shows at most (the highest risk first)."""
+SPARK_DAYS = 30
+
+
+@dataclass
+class Filters:
+    verdict: str = ""
+    status: str = ""
+    q: str = ""
+    kind: str = ""  # "" (both), "campaign" or "account"
+
+
+@dataclass
+class _Loaded:
+    stamp: float
+    findings: Findings
+    clusters: list[dict[str, Any]] = field(default_factory=list)
+    by_account: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class ConsoleData:
+    def __init__(self, settings: Settings, findings_dir: Path) -> None:
+        self.settings = settings
+        self.findings_dir = findings_dir
+        self._lock = threading.Lock()
+        self._loaded: _Loaded | None = None
+        self.key = local_key(settings.db)
+
+    # -- findings --------------------------------------------------------------------------
+    def findings(self) -> _Loaded:
+        marker = self.findings_dir / "findings.json"
+        stamp = marker.stat().st_mtime if marker.exists() else 0.0
+        with self._lock:
+            if self._loaded is None or self._loaded.stamp != stamp:
+                findings = load_findings(self.findings_dir)
+                by_account = {r["account_id"]: r for r in findings.accounts.to_pylist()}
+                self._loaded = _Loaded(stamp, findings, findings.all_clusters(), by_account)
+            return self._loaded
+
+    def store(self) -> Store:
+        return Store.open(self.settings.db, read_only=True)
+
+    # -- the queue -------------------------------------------------------------------------
+    def queue(self, filters: Filters, statuses: dict[str, str]) -> list[dict[str, Any]]:
+        """Campaigns, then accounts in no campaign whose verdict is not ``ok``; highest risk
+        first, filtered."""
+        loaded = self.findings()
+        items: list[dict[str, Any]] = []
+        for c in loaded.clusters:
+            items.append({
+                "kind": "campaign", "id": c["cluster_id"], "risk": c["risk"], "verdict": c["verdict"],
+                "accounts": c["accounts"], "exchanges": c["exchanges"],
+                "first_seen": c["first_seen"], "last_seen": c["last_seen"],
+                "capabilities": _top_capabilities(c.get("capabilities") or {}),
+                "status": statuses.get(c["cluster_id"], "new"),
+                "members": list(c.get("account_ids") or []),
+                "reasons": c.get("reasons") or [],
+            })  # fmt: skip
+        for a in loaded.by_account.values():
+            if a["cluster_id"] is None and a["verdict"] != "ok":
+                items.append({
+                    "kind": "account", "id": a["account_id"], "risk": a["risk"],
+                    "verdict": a["verdict"], "accounts": 1, "exchanges": a["exchanges"],
+                    "first_seen": None, "last_seen": None, "capabilities": [],
+                    "status": statuses.get(a["account_id"], "new"), "members": [a["account_id"]],
+                    "reasons": _reasons(a.get("reasons")),
+                })  # fmt: skip
+        matched = self._search(filters.q, loaded) if filters.q else None
+        out = [
+            i
+            for i in items
+            if (not filters.verdict or i["verdict"] == filters.verdict)
+            and (not filters.status or i["status"] == filters.status)
+            and (not filters.kind or i["kind"] == filters.kind)
+            and (matched is None or _hit(i, filters.q, matched))
+        ]
+        out.sort(key=lambda i: (-float(i["risk"] or 0), i["id"]))
+        out = out[:QUEUE_ROWS]
+        self._sparklines(out)
+        return out
+
+    def _search(self, q: str, loaded: _Loaded) -> set[str]:
+        """Accounts the text names: by account, org, IP, ASN or e-mail domain (store lookups,
+        bounded)."""
+        text = q.strip()
+        hits = {a for a in loaded.by_account if text.lower() in a.lower()}
+        with self.store() as store:
+            params: list[Any] = [text, text]
+            asn = int(text.removeprefix("AS")) if text.removeprefix("AS").isdigit() else None
+            rows = store.query(
+                "SELECT DISTINCT account_id FROM exchanges WHERE ip = ? OR org_id = ?"
+                + (" OR asn = ?" if asn is not None else "")
+                + " LIMIT 5000",
+                [*params, *([asn] if asn is not None else [])],
+            )
+            hits.update(rows.column("account_id").to_pylist())
+            rows = store.query(
+                f"SELECT account_id FROM accounts WHERE lower({EMAIL_DOMAIN.format(p='')}) = lower(?) "
+                "OR org_id = ? LIMIT 5000",
+                [text, text],
+            )
+            hits.update(rows.column("account_id").to_pylist())
+        return hits
+
+    def _sparklines(self, items: list[dict[str, Any]]) -> None:
+        """Daily exchanges over the last ``SPARK_DAYS`` days of each item's traffic, one query."""
+        pairs = [(m, i["id"]) for i in items for m in i["members"]]
+        if not pairs:
+            return
+        groups = pa.table(
+            {
+                "account_id": pa.array([p[0] for p in pairs], pa.string()),
+                "item": pa.array([p[1] for p in pairs], pa.string()),
+            }
+        )
+        window = self.findings().findings.window_condition("e.ts")
+        with self.store() as store:
+            rows = store.query_with(
+                "SELECT g.item, CAST(date_trunc('day', e.ts) AS DATE) AS d, count(*) AS n "
+                f"FROM exchanges e JOIN _groups g USING (account_id) WHERE true{window} "
+                "GROUP BY ALL",
+                _groups=groups,
+            ).to_pylist()
+        days: dict[str, dict[date, int]] = {}
+        for r in rows:
+            days.setdefault(r["item"], {})[r["d"]] = int(r["n"])
+        for i in items:
+            series = days.get(i["id"], {})
+            if series:
+                last = max(series)
+                i["spark"] = [
+                    series.get(last - timedelta(days=k), 0) for k in range(SPARK_DAYS - 1, -1, -1)
+                ]
+            else:
+                i["spark"] = []
+
+    # -- an account ------------------------------------------------------------------------
+    def account(self, account_id: str) -> dict[str, Any] | None:
+        loaded = self.findings()
+        row = loaded.by_account.get(account_id)
+        with self.store() as store:
+            acc = store.query(
+                f"""SELECT account_id, org_id, created_at, verification, tier, program,
+                       billing_country, {EMAIL_DOMAIN.format(p="")} AS email_domain, payment_fp
+                    FROM accounts WHERE account_id = ?""",
+                [account_id],
+            ).to_pylist()
+            if row is None and not acc:
+                return None
+            window = loaded.findings.window_condition("ts")
+            daily = store.query(
+                "SELECT strftime(date_trunc('day', ts), '%Y-%m-%d') AS date, count(*) AS exchanges "
+                f"FROM exchanges WHERE account_id = ?{window} GROUP BY ALL ORDER BY date",
+                [account_id],
+            ).to_pylist()
+            models = store.query(
+                f"SELECT model, count(*) AS n FROM exchanges WHERE account_id = ?{window} "
+                "GROUP BY ALL ORDER BY n DESC LIMIT 8",
+                [account_id],
+            ).to_pylist()
+            prompts = store.query(
+                "SELECT ts, model, endpoint, status, left(prompt, 4000) AS prompt FROM exchanges "
+                f"WHERE account_id = ?{window} AND prompt <> '' ORDER BY ts DESC LIMIT 12",
+                [account_id],
+            ).to_pylist()
+        info = acc[0] if acc else {}
+        if info.get("payment_fp"):
+            info["payment"] = pseudonym(self.key, "payment", str(info.pop("payment_fp")))
+        else:
+            info.pop("payment_fp", None)
+        cfg = self.settings.report
+        for p in prompts:
+            text = p.pop("prompt") or ""
+            p["text"] = (
+                redact(text, cfg.prompt_chars)
+                if cfg.prompts == "redacted"
+                else (clip(text, cfg.prompt_chars) if cfg.prompts == "full" else "")
+            )
+        return {
+            "account_id": account_id,
+            "finding": {**row, "reasons": _reasons(row.get("reasons"))} if row else None,
+            "info": info,
+            "daily": daily,
+            "models": models,
+            "prompts": prompts if cfg.prompts != "off" else [],
+            "prompt_mode": cfg.prompts,
+        }
+
+
+def _reasons(value: Any) -> list[dict[str, Any]]:
+    import json
+
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return []
+        return parsed if isinstance(parsed, list) else []
+    return []
+
+
+def _top_capabilities(caps: dict[str, Any]) -> list[tuple[str, float]]:
+    ranked = sorted(
+        ((str(k), float(v)) for k, v in caps.items() if isinstance(v, int | float) and v > 0),
+        key=lambda kv: -kv[1],
+    )
+    return ranked[:3]
+
+
+def _hit(item: dict[str, Any], q: str, matched: set[str]) -> bool:
+    text = q.lower()
+    if text in item["id"].lower() or any(m in matched for m in item["members"]):
+        return True
+    return any(text in str(r.get("text", "")).lower() for r in item["reasons"])
