@@ -1,0 +1,119 @@
+"""The console's HTTP behaviour without a browser: sessions, CSRF, redirects, SSO headers,
+bad input."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import distillguard as dg
+from distillguard.rules import load_rules
+from distillguard.scan import scan
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient
+
+from distillguard.console import ConsoleState, create_console_app
+
+PASSWORD = "twelve or more characters"
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[dg.Settings, Path]:
+    tmp = tmp_path_factory.mktemp("console-app")
+    settings = dg.load_settings(db=tmp / "dg.duckdb", progress=False)
+    dg.simulate("mixed", 5_000, 3, tmp / "sim")
+    with dg.Store.open(settings.db) as store:
+        dg.ingest_files([tmp / "sim"], "native", store, settings)
+        scan(store, load_rules(), tmp / "findings")
+    return settings, tmp
+
+
+def _client(settings: dg.Settings, tmp: Path, name: str) -> tuple[TestClient, ConsoleState]:
+    state = ConsoleState(tmp / f"{name}.sqlite")
+    state.add_user("ana", "analyst", PASSWORD)
+    app = create_console_app(settings, tmp / "findings", state_path=tmp / f"{name}.sqlite")
+    return TestClient(app, follow_redirects=False), state
+
+
+def _token(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+def _login(client: TestClient) -> str:
+    token = _token(client.get("/login").text)
+    r = client.post("/login", data={"username": "ana", "password": PASSWORD, "csrf": token})
+    assert (r.status_code, r.headers["location"]) == (303, "/")
+    return _token(client.get("/").text)
+
+
+def test_login_needs_the_form_token_and_sets_a_strict_cookie(
+    scanned: tuple[dg.Settings, Path],
+) -> None:
+    settings, tmp = scanned
+    client, _ = _client(settings, tmp, "a")
+    client.get("/login")
+    r = client.post("/login", data={"username": "ana", "password": PASSWORD, "csrf": "x"})
+    assert r.status_code == 403
+    token = _token(client.get("/login").text)
+    r = client.post("/login", data={"username": "ana", "password": PASSWORD, "csrf": token})
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    # a new session after login: the login page's token no longer works
+    assert _token(page.text) != token
+
+
+def test_htmx_requests_send_the_token_as_a_header_and_redirects_stay_on_site(
+    scanned: tuple[dg.Settings, Path],
+) -> None:
+    settings, tmp = scanned
+    client, state = _client(settings, tmp, "b")
+    token = _login(client)
+    account = next(iter(state.labels()), None) or "acct_x"
+    r = client.post(
+        "/label",
+        data={"target": account, "label": "legit", "back": "//evil.example/steal"},
+        headers={"x-csrf-token": token},
+    )
+    assert (r.status_code, r.headers["location"]) == (303, "/")
+    assert state.labels() == {account: "legit"}
+    r = client.post("/label", data={"target": account, "label": "maybe", "csrf": token})
+    assert r.status_code == 400 and "label must be one of" in r.text
+    r = client.get("/account/" + "<img src=x onerror=alert(1)>")
+    assert r.status_code == 400 and "no account" in r.text
+    assert "<img src=x" not in r.text and "&lt;img src=x" in r.text
+    r = client.get("/", params={"q": "\u202e<b>x</b>" * 50, "verdict": "act" * 30})
+    assert r.status_code == 200 and "<b>x</b>" not in r.text
+    r = client.post("/gateway/decide", data={"action": "block", "target": account, "csrf": token})
+    assert r.status_code == 400 and "no gateway configured" in r.text
+
+
+def test_behind_an_sso_proxy_the_trusted_header_names_the_user(
+    scanned: tuple[dg.Settings, Path],
+) -> None:
+    settings, tmp = scanned
+    sso = settings.model_copy(deep=True)
+    sso.console.trusted_user_header = "X-Forwarded-User"
+    sso.console.trusted_role_header = "X-Forwarded-Role"
+    app = create_console_app(sso, tmp / "findings", state_path=tmp / "sso.sqlite")
+    client = TestClient(app, follow_redirects=False)
+    assert client.get("/").status_code == 401
+    page = client.get("/", headers={"x-forwarded-user": "sam"})
+    assert page.status_code == 200 and "sam · viewer" in page.text
+    token = _token(page.text)
+    r = client.post("/status", data={"cluster_id": "cluster-0001", "status": "confirmed",
+                                      "csrf": token}, headers={"x-forwarded-user": "sam"})  # fmt: skip
+    assert r.status_code == 403 and "viewer" in r.text
+    r = client.post("/status", data={"cluster_id": "cluster-0001", "status": "confirmed",
+                                      "csrf": token},
+                    headers={"x-forwarded-user": "sam", "x-forwarded-role": "analyst"})  # fmt: skip
+    assert r.status_code == 303
+    assert ConsoleState(tmp / "sso.sqlite").statuses() == {"cluster-0001": "confirmed"}
