@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -358,11 +359,24 @@ def create_console_app(
         return {"status": "ok"}
 
     # -- helpers -----------------------------------------------------------------------------
+    reports: dict[str, tuple[float, float, dict[str, Any]]] = {}
+
     def _report(cluster_id: str) -> dict[str, Any]:
+        """The campaign's report model, kept a minute so a page and its charts build it once
+        (a new scan's findings replace it at once)."""
         from distillguard.report._model import build
 
+        loaded = data.findings()
+        now = time.monotonic()
+        cached = reports.get(cluster_id)
+        if cached is not None and cached[0] == loaded.stamp and now - cached[1] < 60:
+            return cached[2]
         with data.store() as store:
-            return build(store, data.findings().findings, cluster_id, settings)
+            report = build(store, loaded.findings, cluster_id, settings)
+        if len(reports) > 256:
+            reports.clear()
+        reports[cluster_id] = (loaded.stamp, now, report)
+        return report
 
     async def _gateway(method: str, path: str, **kw: Any) -> dict[str, Any]:
         if not cfg.gateway_url:
