@@ -539,6 +539,7 @@ def demo(
         f"--state {state}\n"
         "  then browse http://127.0.0.1:8700/ (add --gateway URL to act through a gateway)",
         highlight=False,
+        soft_wrap=True,  # commands stay on one line, to copy
     )
 
 
