@@ -84,6 +84,11 @@ def test_htmx_requests_send_the_token_as_a_header_and_redirects_stay_on_site(
         headers={"x-csrf-token": token},
     )
     assert (r.status_code, r.headers["location"]) == (303, "/")
+    for back in ("/\\evil.example", "https://evil.example/", "/campaign/x"):
+        r = client.post(
+            "/label", data={"target": account, "label": "legit", "back": back, "csrf": token}
+        )
+        assert r.headers["location"] == ("/campaign/x" if back == "/campaign/x" else "/")
     assert state.labels() == {account: "legit"}
     r = client.post("/label", data={"target": account, "label": "maybe", "csrf": token})
     assert r.status_code == 400 and "label must be one of" in r.text
@@ -117,3 +122,16 @@ def test_behind_an_sso_proxy_the_trusted_header_names_the_user(
                     headers={"x-forwarded-user": "sam", "x-forwarded-role": "analyst"})  # fmt: skip
     assert r.status_code == 303
     assert ConsoleState(tmp / "sso.sqlite").statuses() == {"cluster-0001": "confirmed"}
+
+
+def test_repeated_failed_logins_lock_the_user_name_out(scanned: tuple[dg.Settings, Path]) -> None:
+    settings, tmp = scanned
+    client, _ = _client(settings, tmp, "c")
+    token = _token(client.get("/login").text)
+    for _ in range(5):
+        r = client.post(
+            "/login", data={"username": "ana", "password": "wrong guess!", "csrf": token}
+        )
+        assert "Unknown user or wrong password." in r.text
+    r = client.post("/login", data={"username": "ana", "password": PASSWORD, "csrf": token})
+    assert r.status_code == 200 and "Too many failed logins" in r.text

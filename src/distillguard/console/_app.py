@@ -36,6 +36,9 @@ _CSP = (
     "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
 ACTIONS = ("block", "throttle", "restrict", "shape", "verify", "allow")
+MAX_FAILURES = 5
+LOCKOUT_S = 900.0
+"""A user name with this many failed logins in this many seconds is refused until they age."""
 
 
 class Forbidden(Exception):
@@ -162,6 +165,8 @@ def create_console_app(
         )
 
     # -- logging in --------------------------------------------------------------------------
+    failures: dict[str, list[float]] = {}
+
     @app.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request) -> HTMLResponse:
         return page(request, "login.html", None, error=None)
@@ -173,12 +178,21 @@ def create_console_app(
         expected = str(request.session.get("csrf") or "")
         if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
             raise Forbidden("the login form expired: reload the page")
-        user = state.authenticate(
-            str(form.get("username", ""))[:100], str(form.get("password", ""))
-        )
+        name = str(form.get("username", ""))[:100]
+        now = time.monotonic()
+        recent = [t for t in failures.get(name, []) if now - t < LOCKOUT_S]
+        if len(recent) >= MAX_FAILURES:
+            log.warning("console: login for %r refused: too many failures", name)
+            return page(request, "login.html", None,
+                        error="Too many failed logins for this user: try again in 15 minutes.")  # fmt: skip
+        user = state.authenticate(name, str(form.get("password", "")))
         if user is None:
-            log.warning("console: failed login for %r", str(form.get("username", ""))[:100])
+            log.warning("console: failed login for %r", name)
+            if len(failures) > 10_000:
+                failures.clear()
+            failures[name] = [*recent, now]
             return page(request, "login.html", None, error="Unknown user or wrong password.")
+        failures.pop(name, None)
         request.session.clear()
         request.session["user"] = user.name
         request.session["csrf"] = secrets.token_urlsafe(32)  # a new token for the new session
@@ -418,6 +432,7 @@ def _safe(text: str) -> str:
 
 def _back(form: dict[str, str]) -> Response:
     target = form.get("back", "/")
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"  # only pages of this site
+    # only pages of this site: not "//host" nor "/\\host" (browsers read "\\" as "/")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"
     return RedirectResponse(target, status_code=303)
