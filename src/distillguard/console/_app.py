@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -63,15 +64,25 @@ def session_secret(state_path: Path) -> str:
     return path.read_text().strip()
 
 
+def _warm(data: ConsoleData) -> None:
+    try:
+        data.warm()
+    except Exception:
+        log.exception("console: warming the pages failed")
+
+
 def create_console_app(
-    settings: Settings, findings_dir: Path, *, state_path: Path | None = None
+    settings: Settings, findings_dir: Path, *, state_path: Path | None = None, warm: bool = True
 ) -> FastAPI:
-    """The console over the findings in ``findings_dir`` and the store in ``settings.db``."""
+    """The console over the findings in ``findings_dir`` and the store in ``settings.db``.
+    ``warm`` builds the queue's counts and every campaign's page model on a thread at start."""
     cfg = settings.console
     state_file = state_path or cfg.state or Path(settings.db).resolve().parent / "console.sqlite"
     state = ConsoleState(state_file)
     data = ConsoleData(settings, findings_dir)
     data.findings()  # a missing or broken findings directory is an error at start
+    if warm:
+        threading.Thread(target=_warm, args=(data,), name="console-warm", daemon=True).start()
     cache = Path(tempfile.mkdtemp(prefix="dg-console-"))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["pct"] = lambda v: f"{float(v or 0) * 100:.0f}%"
@@ -90,6 +101,7 @@ def create_console_app(
         https_only=cfg.secure_cookies,
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.state.console_data = data  # for the page benchmark
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -373,24 +385,8 @@ def create_console_app(
         return {"status": "ok"}
 
     # -- helpers -----------------------------------------------------------------------------
-    reports: dict[str, tuple[float, float, dict[str, Any]]] = {}
-
     def _report(cluster_id: str) -> dict[str, Any]:
-        """The campaign's report model, kept a minute so a page and its charts build it once
-        (a new scan's findings replace it at once)."""
-        from distillguard.report._model import build
-
-        loaded = data.findings()
-        now = time.monotonic()
-        cached = reports.get(cluster_id)
-        if cached is not None and cached[0] == loaded.stamp and now - cached[1] < 60:
-            return cached[2]
-        with data.store() as store:
-            report = build(store, loaded.findings, cluster_id, settings)
-        if len(reports) > 256:
-            reports.clear()
-        reports[cluster_id] = (loaded.stamp, now, report)
-        return report
+        return data.report(cluster_id)
 
     async def _gateway(method: str, path: str, **kw: Any) -> dict[str, Any]:
         if not cfg.gateway_url:

@@ -42,6 +42,10 @@ class _Loaded:
     findings: Findings
     clusters: list[dict[str, Any]] = field(default_factory=list)
     by_account: dict[str, dict[str, Any]] = field(default_factory=dict)
+    days: dict[str, dict[date, int]] | None = None
+    """Daily exchanges of every account the queue can show, counted once per scan."""
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Campaign report models, built once per scan."""
 
 
 class ConsoleData:
@@ -65,6 +69,28 @@ class ConsoleData:
 
     def store(self) -> Store:
         return Store.open(self.settings.db, read_only=True)
+
+    def report(self, cluster_id: str) -> dict[str, Any]:
+        """The campaign's incident-report model (what its page shows), built once per scan."""
+        from distillguard.report._model import build
+
+        loaded = self.findings()
+        found = loaded.reports.get(cluster_id)
+        if found is None:
+            with self.store() as store:
+                found = build(store, loaded.findings, cluster_id, self.settings)
+            loaded.reports[cluster_id] = found
+        return found
+
+    def warm(self) -> None:
+        """Count the queue's daily traffic and build every campaign's model, highest risk
+        first, so first views are fast (run on a thread at start)."""
+        loaded = self.findings()
+        self._account_days(loaded)
+        for c in sorted(loaded.clusters, key=lambda c: -float(c["risk"] or 0)):
+            if self._loaded is not loaded:
+                return  # a new scan arrived: its pages build on demand
+            self.report(c["cluster_id"])
 
     # -- the queue -------------------------------------------------------------------------
     def queue(self, filters: Filters, statuses: dict[str, str]) -> list[dict[str, Any]]:
@@ -128,30 +154,38 @@ class ConsoleData:
             hits.update(rows.column("account_id").to_pylist())
         return hits
 
-    def _sparklines(self, items: list[dict[str, Any]]) -> None:
-        """Daily exchanges over the last ``SPARK_DAYS`` days of each item's traffic, one query."""
-        pairs = [(m, i["id"]) for i in items for m in i["members"]]
-        if not pairs:
-            return
-        groups = pa.table(
-            {
-                "account_id": pa.array([p[0] for p in pairs], pa.string()),
-                "item": pa.array([p[1] for p in pairs], pa.string()),
-            }
-        )
-        window = self.findings().findings.window_condition("e.ts")
-        with self.store() as store:
-            rows = store.query_with(
-                "SELECT g.item, CAST(date_trunc('day', e.ts) AS DATE) AS d, count(*) AS n "
-                f"FROM exchanges e JOIN _groups g USING (account_id) WHERE true{window} "
-                "GROUP BY ALL",
-                _groups=groups,
-            ).to_pylist()
+    def _account_days(self, loaded: _Loaded) -> dict[str, dict[date, int]]:
+        """Daily exchanges of every clustered or non-``ok`` account: one grouped query the
+        first time a queue is shown after a scan, then kept with the findings."""
+        if loaded.days is not None:
+            return loaded.days
+        wanted = [
+            a for a, row in loaded.by_account.items()
+            if row["cluster_id"] is not None or row["verdict"] != "ok"
+        ]  # fmt: skip
         days: dict[str, dict[date, int]] = {}
-        for r in rows:
-            days.setdefault(r["item"], {})[r["d"]] = int(r["n"])
+        if wanted:
+            window = loaded.findings.window_condition("e.ts")
+            with self.store() as store:
+                rows = store.query_with(
+                    "SELECT e.account_id, CAST(date_trunc('day', e.ts) AS DATE) AS d, count(*) AS n "
+                    f"FROM exchanges e JOIN _wanted w USING (account_id) WHERE true{window} "
+                    "GROUP BY ALL",
+                    _wanted=pa.table({"account_id": pa.array(wanted, pa.string())}),
+                ).to_pylist()
+            for r in rows:
+                days.setdefault(r["account_id"], {})[r["d"]] = int(r["n"])
+        loaded.days = days
+        return days
+
+    def _sparklines(self, items: list[dict[str, Any]]) -> None:
+        """Daily exchanges over the last ``SPARK_DAYS`` days of each item's traffic."""
+        per_account = self._account_days(self.findings())
         for i in items:
-            series = days.get(i["id"], {})
+            series: dict[date, int] = {}
+            for member in i["members"]:
+                for d, n in per_account.get(member, {}).items():
+                    series[d] = series.get(d, 0) + n
             if series:
                 last = max(series)
                 i["spark"] = [
