@@ -3,6 +3,7 @@ bad input."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -135,3 +136,18 @@ def test_repeated_failed_logins_lock_the_user_name_out(scanned: tuple[dg.Setting
         assert "Unknown user or wrong password." in r.text
     r = client.post("/login", data={"username": "ana", "password": PASSWORD, "csrf": token})
     assert r.status_code == 200 and "Too many failed logins" in r.text
+
+
+def test_warming_builds_every_campaign_once_per_scan(scanned: tuple[dg.Settings, Path]) -> None:
+    settings, tmp = scanned
+    app = create_console_app(settings, tmp / "findings", state_path=tmp / "w.sqlite", warm=False)
+    data = app.state.console_data
+    data.warm()
+    loaded = data.findings()
+    assert set(loaded.reports) == {c["cluster_id"] for c in loaded.clusters}
+    assert loaded.days is not None and all(loaded.days.values())
+    first = loaded.reports[loaded.clusters[0]["cluster_id"]]
+    assert data.report(loaded.clusters[0]["cluster_id"]) is first  # not rebuilt
+    stamp = (tmp / "findings" / "findings.json").stat().st_mtime + 5  # a new scan's files
+    os.utime(tmp / "findings" / "findings.json", (stamp, stamp))
+    assert data.findings() is not loaded and data.findings().reports == {}
