@@ -151,3 +151,25 @@ def test_warming_builds_every_campaign_once_per_scan(scanned: tuple[dg.Settings,
     stamp = (tmp / "findings" / "findings.json").stat().st_mtime + 5  # a new scan's files
     os.utime(tmp / "findings" / "findings.json", (stamp, stamp))
     assert data.findings() is not loaded and data.findings().reports == {}
+
+
+def test_an_account_page_sets_its_features_against_the_population(
+    scanned: tuple[dg.Settings, Path],
+) -> None:
+    settings, tmp = scanned
+    client, _ = _client(settings, tmp, "f")
+    _login(client)
+    app_data = client.app.state.console_data  # type: ignore[attr-defined]
+    loaded = app_data.findings()
+    member = loaded.clusters[0]["account_ids"][0]
+    rows = app_data.features(member)
+    names = [r["name"] for r in rows]
+    assert "exchanges" in names and "trace_share" in names
+    for r in rows:
+        assert 0 < r["percentile"] <= 1  # the account is one of the population
+    exchanges = next(r for r in rows if r["name"] == "exchanges")
+    assert exchanges["value"] == loaded.by_account[member]["exchanges"]
+    page = client.get(f"/account/{member}").text
+    assert "Features against the population" in page and "of accounts" in page
+    campaign = client.get(f"/campaign/{loaded.clusters[0]['cluster_id']}").text
+    assert "strongest reason" in campaign

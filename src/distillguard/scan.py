@@ -158,6 +158,7 @@ def scan(
     share = _campaign_shares(store, signals, clusters)
     accounts = _account_findings(attrs, own, clusters, cluster_risk, share, rules, allowlisted)
     pq.write_table(accounts, out_dir / "accounts.parquet", compression="zstd")
+    pq.write_table(_numeric(attrs), out_dir / "account_features.parquet", compression="zstd")
     pq.write_table(cluster_table, out_dir / "clusters.parquet", compression="zstd")
     pq.write_table(
         _cohort_findings(cohorts, rules), out_dir / "cohorts.parquet", compression="zstd"
@@ -198,6 +199,20 @@ def _learn(attrs: pa.Table, labels: dict[str, bool], rules: Rules, out_dir: Path
         yaml.safe_dump(learned.model_dump(), sort_keys=False, allow_unicode=True), encoding="utf-8"
     )
     return learned
+
+
+def _numeric(attrs: pa.Table) -> pa.Table:
+    """The account features that are numbers (what the console compares with the
+    population), with the account id: no identity text leaves the scan this way."""
+    keep = [
+        name
+        for name, typ in zip(attrs.column_names, attrs.schema.types, strict=True)
+        if name == "account_id"
+        or pa.types.is_integer(typ)
+        or pa.types.is_floating(typ)
+        or pa.types.is_boolean(typ)
+    ]
+    return attrs.select(keep)
 
 
 def _allowlisted(attrs: pa.Table) -> set[str]:

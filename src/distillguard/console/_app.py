@@ -238,9 +238,13 @@ def create_console_app(
         members = [m["account_id"] for m in report["accounts"]]
         labels = state.labels()
         decisions = await _decisions(cluster_id, members[:50])
+        by_account = data.findings().by_account
+        first_reason = {
+            m: (_first_reason(by_account.get(m, {}).get("reasons")) or "") for m in members
+        }
         return page(request, "campaign.html", user, r=report, labels=labels, decisions=decisions,
                     statuses=STATUSES, status=state.statuses().get(cluster_id, "new"),
-                    label_choices=LABELS, actions=ACTIONS,
+                    label_choices=LABELS, actions=ACTIONS, first_reason=first_reason,
                     audit=state.audit_log(cluster_id, 50))  # fmt: skip
 
     @app.get("/campaign/{cluster_id}/{chart}.png")
@@ -419,6 +423,17 @@ def create_console_app(
         return [d for d in items if isinstance(d, dict) and d.get("target") in targets][:100]
 
     return app
+
+
+def _first_reason(value: Any) -> str | None:
+    """The strongest reason's text of a findings row (its ``reasons`` JSON)."""
+    try:
+        reasons = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return None
+    if isinstance(reasons, list) and reasons and isinstance(reasons[0], dict):
+        return str(reasons[0].get("text") or reasons[0].get("signal") or "")
+    return None
 
 
 def _safe(text: str) -> str:

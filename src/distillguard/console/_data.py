@@ -26,6 +26,27 @@ from distillguard.store import Store
 QUEUE_ROWS = 200
 """Rows a queue page shows at most (the highest risk first)."""
 SPARK_DAYS = 30
+FEATURES = (
+    ("exchanges", "exchanges in the window"), ("active_days", "active days"),
+    ("volume_per_day", "exchanges per active day"), ("age_days", "account age, days"),
+    ("trace_share", "asks for the model's internal reasoning"),
+    ("cot_share", "asks to think step by step"), ("rubric_share", "rubric grading requests"),
+    ("judge_share", "LLM-as-judge requests"), ("answer_format_share", "fixed answer formats"),
+    ("censorship_share", "censorship rewrites"), ("coding_share", "coding"),
+    ("math_share", "maths"), ("agentic_share", "tool use"), ("thinking_share", "thinking on"),
+    ("high_cap_share", "high max_tokens"), ("temp0_share", "temperature 0"),
+    ("multi_turn_share", "multi-turn"), ("non_latin_share", "non-Latin script"),
+    ("young_share", "traffic while under 30 days old"),
+    ("release_share", "on a new model right after its release"),
+    ("multi_model_share", "same items sent to several models"),
+    ("top_head_share", "largest shared prompt opening"),
+    ("top_tail_share", "largest shared prompt ending"),
+    ("output_input_ratio", "output tokens per input token"), ("topic_breadth", "topic breadth"),
+    ("hour_entropy", "spread over the day's hours"), ("gap_cv", "regularity of gaps (CV)"),
+    ("gap_median_s", "median gap, seconds"), ("models", "models used"), ("ips", "IP addresses"),
+    ("asns", "networks (ASNs)"), ("client_fps", "client fingerprints"),
+)  # fmt: skip
+"""The account features an account page sets against the population, with their wording."""
 
 
 @dataclass
@@ -46,6 +67,8 @@ class _Loaded:
     """Daily exchanges of every account the queue can show, counted once per scan."""
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Campaign report models, built once per scan."""
+    population: dict[str, Any] | None = None
+    """Each feature's sorted values over all accounts, and each account's row."""
 
 
 class ConsoleData:
@@ -195,6 +218,46 @@ class ConsoleData:
                 i["spark"] = []
 
     # -- an account ------------------------------------------------------------------------
+    def features(self, account_id: str) -> list[dict[str, Any]]:
+        """The account's features beside the population's median and the account's
+        percentile (``account_features.parquet`` of the scan; empty for older findings)."""
+        import numpy as np
+        import pyarrow.parquet as pq
+
+        loaded = self.findings()
+        if loaded.population is None:
+            path = self.findings_dir / "account_features.parquet"
+            population: dict[str, Any] = {"rows": {}, "sorted": {}}
+            if path.is_file():
+                table = pq.read_table(path, columns=None)
+                names = [n for n, _ in FEATURES if n in table.column_names]
+                ids = table.column("account_id").to_pylist()
+                columns = {n: table.column(n).to_numpy(zero_copy_only=False) for n in names}
+                population["index"] = {a: i for i, a in enumerate(ids)}
+                population["columns"] = columns
+                population["sorted"] = {
+                    n: np.sort(v[~np.isnan(v.astype(float))].astype(float))
+                    for n, v in columns.items()
+                }
+            loaded.population = population
+        pop = loaded.population
+        i = pop.get("index", {}).get(account_id)
+        if i is None:
+            return []
+        out = []
+        for name, wording in FEATURES:
+            values = pop["sorted"].get(name)
+            if values is None or not len(values):
+                continue
+            raw = pop["columns"][name][i]
+            if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+                continue
+            value = float(raw)
+            rank = float(np.searchsorted(values, value, side="right")) / len(values)
+            out.append({"name": name, "text": wording, "value": value,
+                        "median": float(np.median(values)), "percentile": rank})  # fmt: skip
+        return out
+
     def account(self, account_id: str) -> dict[str, Any] | None:
         loaded = self.findings()
         row = loaded.by_account.get(account_id)
@@ -244,6 +307,7 @@ class ConsoleData:
             "models": models,
             "prompts": prompts if cfg.prompts != "off" else [],
             "prompt_mode": cfg.prompts,
+            "features": self.features(account_id),
         }
 
 
