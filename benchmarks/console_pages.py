@@ -133,7 +133,7 @@ def _screenshots(app: object, paths: dict[str, str], out: Path) -> None:
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(base + "/")
-        for name, path in paths.items():
+        for name, path in {**paths, "audit": "/audit"}.items():
             page.goto(base + path)
             if name == "campaign":
                 page.wait_for_timeout(800)  # the graph's layout

@@ -67,8 +67,8 @@ def session_secret(state_path: Path) -> str:
 def _warm(data: ConsoleData) -> None:
     try:
         data.warm()
-    except Exception:
-        log.exception("console: warming the pages failed")
+    except Exception as exc:  # noqa: BLE001 - a page builds what it needs on demand anyway
+        log.warning("console: building the pages at start stopped: %s", exc)
 
 
 def create_console_app(

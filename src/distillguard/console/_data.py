@@ -219,8 +219,9 @@ class ConsoleData:
 
     # -- an account ------------------------------------------------------------------------
     def features(self, account_id: str) -> list[dict[str, Any]]:
-        """The account's features beside the population's median and the account's
-        percentile (``account_features.parquet`` of the scan; empty for older findings)."""
+        """The account's features beside the population's median and the share of accounts
+        with a strictly lower value (``account_features.parquet`` of the scan; empty for
+        older findings)."""
         import numpy as np
         import pyarrow.parquet as pq
 
@@ -253,7 +254,9 @@ class ConsoleData:
             if raw is None or (isinstance(raw, float) and np.isnan(raw)):
                 continue
             value = float(raw)
-            rank = float(np.searchsorted(values, value, side="right")) / len(values)
+            rank = float(np.searchsorted(values, value, side="left")) / len(
+                values
+            )  # strictly lower
             out.append({"name": name, "text": wording, "value": value,
                         "median": float(np.median(values)), "percentile": rank})  # fmt: skip
         return out
