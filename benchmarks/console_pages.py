@@ -133,12 +133,22 @@ def _screenshots(app: object, paths: dict[str, str], out: Path) -> None:
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(base + "/")
-        for name, path in {**paths, "audit": "/audit"}.items():
+        for name, path in paths.items():
             page.goto(base + path)
             if name == "campaign":
                 page.wait_for_timeout(800)  # the graph's layout
             page.screenshot(path=str(out / f"{name}.png"), full_page=True)
             print(f"screenshot: {out / (name + '.png')}")
+        # an analyst's work, for the audit log's picture (a throwaway state file)
+        page.goto(base + paths["campaign"])
+        page.select_option("select[name=status]", "in review")
+        page.click("form[action='/status'] button")
+        page.select_option("select[name=label]", "attack")
+        page.fill("form[action='/label'] input[name=note]", "confirmed by the daily review")
+        page.click("form[action='/label'] button")
+        page.goto(base + "/audit")
+        page.screenshot(path=str(out / "audit.png"), full_page=True)
+        print(f"screenshot: {out / 'audit.png'}")
         browser.close()
     server.should_exit = True
     thread.join(5)
