@@ -171,13 +171,7 @@ def shape_responses(body: dict[str, Any], mode: Mode, reader: Reader) -> bool:
             reader.tool_calls += 1  # built-in tools: web search, file search, code interpreter
         elif kind == "reasoning":
             changed = _shape_reasoning_item(item, mode, reader) or changed
-    usage = body.get("usage")
-    if isinstance(usage, dict):
-        reader.input_tokens = _int(usage.get("input_tokens"))
-        reader.output_tokens = _int(usage.get("output_tokens"))
-        details = usage.get("output_tokens_details")
-        if isinstance(details, dict):
-            reader.reasoning_tokens = _int(details.get("reasoning_tokens"))
+    _openai_usage(body.get("usage"), reader, "input", "output")
     incomplete = body.get("incomplete_details")
     reason = incomplete.get("reason") if isinstance(incomplete, dict) else None
     reader.stop_reason = _str(reason) or _str(body.get("status"))
@@ -218,11 +212,15 @@ def _shape_inline(content: str, mode: Mode, reader: Reader) -> str:
     return _THINK.sub(repl, content).lstrip() if mode == "redact" else _THINK.sub(repl, content)
 
 
-def _openai_usage(usage: Any, reader: Reader) -> None:
+def _openai_usage(
+    usage: Any, reader: Reader, into: str = "prompt", out: str = "completion"
+) -> None:
+    """Token counts of an OpenAI usage object: Chat Completions names them ``prompt`` /
+    ``completion``, the Responses API ``input`` / ``output``."""
     if isinstance(usage, dict):
-        reader.input_tokens = _int(usage.get("prompt_tokens"))
-        reader.output_tokens = _int(usage.get("completion_tokens"))
-        details = usage.get("completion_tokens_details")
+        reader.input_tokens = _int(usage.get(f"{into}_tokens"))
+        reader.output_tokens = _int(usage.get(f"{out}_tokens"))
+        details = usage.get(f"{out}_tokens_details")
         if isinstance(details, dict):
             reader.reasoning_tokens = _int(details.get("reasoning_tokens"))
 
