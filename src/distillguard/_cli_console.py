@@ -39,14 +39,15 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
         import uvicorn
 
         from distillguard.console import ConsoleState, create_console_app
+        from distillguard.console._state import state_file
 
         overrides: dict[str, object] = {"db": db} if db else {}
         settings = load_settings(config, **overrides)
         if gateway:
             settings.console.gateway_url = gateway.rstrip("/")
-        state_path = state or settings.console.state
-        app_ = create_console_app(settings, findings, state_path=state_path)
-        users = ConsoleState(state_path or Path(settings.db).resolve().parent / "console.sqlite")
+        path = state_file(settings, state)
+        app_ = create_console_app(settings, findings, state_path=path)
+        users = ConsoleState(path)
         if not users.users() and not settings.console.trusted_user_header:
             err.print(
                 "[yellow]no console users yet: add one with `distillguard console-user add NAME --role analyst`[/]"
@@ -67,12 +68,11 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
     ) -> None:
         """Add a console user (password from DISTILLGUARD_CONSOLE_PASSWORD or a prompt), or list them."""
         from distillguard.console import ConsoleState
+        from distillguard.console._state import state_file
 
         overrides: dict[str, object] = {"db": db} if db else {}
         settings = load_settings(config, **overrides)
-        path = (
-            state or settings.console.state or Path(settings.db).resolve().parent / "console.sqlite"
-        )
+        path = state_file(settings, state)
         users = ConsoleState(path)
         if verb == "list":
             for u in users.users():

@@ -23,11 +23,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from distillguard.config import Settings
-from distillguard.console._data import ConsoleData, Filters
-from distillguard.console._state import LABELS, STATUSES, ConsoleState, User
+from distillguard.console._data import ConsoleData, Filters, reasons_of
+from distillguard.console._state import LABELS, STATUSES, ConsoleState, User, state_file
 from distillguard.errors import DistillguardError, InputError
 
 log = logging.getLogger("distillguard.console")
@@ -77,8 +78,8 @@ def create_console_app(
     """The console over the findings in ``findings_dir`` and the store in ``settings.db``.
     ``warm`` builds the queue's counts and every campaign's page model on a thread at start."""
     cfg = settings.console
-    state_file = state_path or cfg.state or Path(settings.db).resolve().parent / "console.sqlite"
-    state = ConsoleState(state_file)
+    path = state_file(settings, state_path)
+    state = ConsoleState(path)
     data = ConsoleData(settings, findings_dir)
     data.findings()  # a missing or broken findings directory is an error at start
     if warm:
@@ -94,7 +95,7 @@ def create_console_app(
     app = FastAPI(title="distillguard console", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=session_secret(state_file),
+        secret_key=session_secret(path),
         session_cookie="dg_console",
         max_age=int(cfg.session_hours * 3600),
         same_site="strict",
@@ -136,13 +137,16 @@ def create_console_app(
             raise LoginRequired
         return user
 
+    def token_ok(request: Request, sent: str) -> bool:
+        """Whether ``sent`` is this session's CSRF token."""
+        expected = str(request.session.get("csrf") or "")
+        return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
     async def need_analyst(request: Request) -> tuple[User, dict[str, str]]:
         """The analyst making a change, and the form, after the CSRF check."""
         user = need_user(request)
         form = {k: str(v) for k, v in (await request.form()).items()}
-        sent = form.get("csrf") or request.headers.get("x-csrf-token") or ""
-        expected = str(request.session.get("csrf") or "")
-        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        if not token_ok(request, form.get("csrf") or request.headers.get("x-csrf-token") or ""):
             raise Forbidden("the form's CSRF token is missing or wrong: reload the page")
         if not user.can_act:
             raise Forbidden(f"{user.name} is a viewer: acting needs the analyst role")
@@ -186,9 +190,7 @@ def create_console_app(
     @app.post("/login")
     async def login(request: Request) -> Response:
         form = await request.form()
-        sent = str(form.get("csrf") or "")
-        expected = str(request.session.get("csrf") or "")
-        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        if not token_ok(request, str(form.get("csrf") or "")):
             raise Forbidden("the login form expired: reload the page")
         name = str(form.get("username", ""))[:100]
         now = time.monotonic()
@@ -197,7 +199,7 @@ def create_console_app(
             log.warning("console: login for %r refused: too many failures", name)
             return page(request, "login.html", None,
                         error="Too many failed logins for this user: try again in 15 minutes.")  # fmt: skip
-        user = state.authenticate(name, str(form.get("password", "")))
+        user = await run_in_threadpool(state.authenticate, name, str(form.get("password", "")))
         if user is None:
             log.warning("console: failed login for %r", name)
             if len(failures) > 10_000:
@@ -215,7 +217,7 @@ def create_console_app(
     async def logout(request: Request) -> Response:
         user = need_user(request)
         form = await request.form()
-        if hmac.compare_digest(str(form.get("csrf", "")).encode(), csrf_token(request).encode()):
+        if token_ok(request, str(form.get("csrf", ""))):
             state.audit(user, "logout", user.name, {})
             request.session.clear()
         return RedirectResponse("/login", status_code=303)
@@ -227,20 +229,21 @@ def create_console_app(
     ) -> HTMLResponse:
         user = need_user(request)
         filters = Filters(verdict=verdict[:20], status=status[:20], q=q[:200], kind=kind[:20])
-        items = data.queue(filters, state.statuses())
+        items = await run_in_threadpool(data.queue, filters, state.statuses())
         return page(request, "queue.html", user, items=items, filters=filters, statuses=STATUSES,
                     verdicts=("act", "review", "watch", "ok"))  # fmt: skip
 
     @app.get("/campaign/{cluster_id}", response_class=HTMLResponse)
     async def campaign(request: Request, cluster_id: str) -> HTMLResponse:
         user = need_user(request)
-        report = _report(cluster_id)
+        report = await run_in_threadpool(data.report, cluster_id)
         members = [m["account_id"] for m in report["accounts"]]
         labels = state.labels()
         decisions = await _decisions(cluster_id, members[:50])
         by_account = data.findings().by_account
         first_reason = {
-            m: (_first_reason(by_account.get(m, {}).get("reasons")) or "") for m in members
+            m: str(next(iter(reasons_of(by_account.get(m, {}).get("reasons"))), {}).get("text", ""))
+            for m in members
         }
         return page(request, "campaign.html", user, r=report, labels=labels, decisions=decisions,
                     statuses=STATUSES, status=state.statuses().get(cluster_id, "new"),
@@ -255,17 +258,17 @@ def create_console_app(
         draw = {"daily": _charts.daily, "creations": _charts.creations}.get(chart)
         if draw is None:
             return Response(status_code=404)
-        report = _report(cluster_id)
+        report = await run_in_threadpool(data.report, cluster_id)
         out = cache / _safe(cluster_id)
         out.mkdir(exist_ok=True)
-        path = out / f"{chart}.png"
-        draw(report, path)
-        return FileResponse(path, media_type="image/png")
+        image = out / f"{chart}.png"
+        await run_in_threadpool(draw, report, image)
+        return FileResponse(image, media_type="image/png")
 
     @app.get("/account/{account_id}", response_class=HTMLResponse)
     async def account(request: Request, account_id: str) -> HTMLResponse:
         user = need_user(request)
-        found = data.account(account_id)
+        found = await run_in_threadpool(data.account, account_id)
         if found is None:
             raise InputError(f"no account {account_id[:100]!r} in the store or the findings")
         decisions = await _decisions(None, [account_id])
@@ -349,8 +352,12 @@ def create_console_app(
         from distillguard.report import write_report
 
         out = cache / "reports" / _safe(cluster_id)
-        with data.store() as store:
-            files = write_report(store, data.findings().findings, cluster_id, out, settings)
+
+        def write() -> Any:
+            with data.store() as store:
+                return write_report(store, data.findings().findings, cluster_id, out, settings)
+
+        files = await run_in_threadpool(write)
         path = {"html": files.html, "pdf": files.pdf, "json": files.json}[kind]
         if path is None:
             raise InputError("PDF reports are off in this configuration (report.pdf)")
@@ -367,10 +374,13 @@ def create_console_app(
         from distillguard.intel.stix import export_bundle
         from distillguard.rules import load_rules
 
-        with data.store() as store:
-            bundle = export_bundle(
-                store, data.findings().findings, cluster_id, settings, load_rules()
-            )
+        def export() -> dict[str, Any]:
+            with data.store() as store:
+                return export_bundle(
+                    store, data.findings().findings, cluster_id, settings, load_rules()
+                )
+
+        bundle = await run_in_threadpool(export)
         state.audit(user, "download", cluster_id, {"file": "stix.json"})
         return Response(json.dumps(bundle, indent=1, default=str), media_type="application/json",
                         headers={"content-disposition": f'attachment; filename="{_safe(cluster_id)}-stix.json"'})  # fmt: skip
@@ -389,9 +399,6 @@ def create_console_app(
         return {"status": "ok"}
 
     # -- helpers -----------------------------------------------------------------------------
-    def _report(cluster_id: str) -> dict[str, Any]:
-        return data.report(cluster_id)
-
     async def _gateway(method: str, path: str, **kw: Any) -> dict[str, Any]:
         if not cfg.gateway_url:
             raise InputError("no gateway configured: start the console with --gateway URL")
@@ -423,17 +430,6 @@ def create_console_app(
         return [d for d in items if isinstance(d, dict) and d.get("target") in targets][:100]
 
     return app
-
-
-def _first_reason(value: Any) -> str | None:
-    """The strongest reason's text of a findings row (its ``reasons`` JSON)."""
-    try:
-        reasons = json.loads(value) if isinstance(value, str) else value
-    except ValueError:
-        return None
-    if isinstance(reasons, list) and reasons and isinstance(reasons[0], dict):
-        return str(reasons[0].get("text") or reasons[0].get("signal") or "")
-    return None
 
 
 def _safe(text: str) -> str:

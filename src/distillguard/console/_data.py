@@ -8,13 +8,16 @@ pseudonyms, never raw e-mails or payment fingerprints.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from distillguard.config import Settings
 from distillguard.features import EMAIL_DOMAIN
@@ -138,7 +141,7 @@ class ConsoleData:
                     "verdict": a["verdict"], "accounts": 1, "exchanges": a["exchanges"],
                     "first_seen": None, "last_seen": None, "capabilities": [],
                     "status": statuses.get(a["account_id"], "new"), "members": [a["account_id"]],
-                    "reasons": _reasons(a.get("reasons")),
+                    "reasons": reasons_of(a.get("reasons")),
                 })  # fmt: skip
         matched = self._search(filters.q, loaded) if filters.q else None
         out = [
@@ -222,9 +225,6 @@ class ConsoleData:
         """The account's features beside the population's median and the share of accounts
         with a strictly lower value (``account_features.parquet`` of the scan; empty for
         older findings)."""
-        import numpy as np
-        import pyarrow.parquet as pq
-
         loaded = self.findings()
         if loaded.population is None:
             path = self.findings_dir / "account_features.parquet"
@@ -304,7 +304,7 @@ class ConsoleData:
             )
         return {
             "account_id": account_id,
-            "finding": {**row, "reasons": _reasons(row.get("reasons"))} if row else None,
+            "finding": {**row, "reasons": reasons_of(row.get("reasons"))} if row else None,
             "info": info,
             "daily": daily,
             "models": models,
@@ -314,9 +314,8 @@ class ConsoleData:
         }
 
 
-def _reasons(value: Any) -> list[dict[str, Any]]:
-    import json
-
+def reasons_of(value: Any) -> list[dict[str, Any]]:
+    """A findings row's ``reasons``: a list, from JSON text or as it is."""
     if isinstance(value, list):
         return value
     if isinstance(value, str):

@@ -204,6 +204,12 @@ class ConsoleState:
         ]
 
 
+def state_file(settings: Any, given: Path | None = None) -> Path:
+    """The console's state file: ``given``, else ``console.state``, else ``console.sqlite``
+    beside the store (``settings`` is a :class:`distillguard.config.Settings`)."""
+    return given or settings.console.state or Path(settings.db).resolve().parent / "console.sqlite"
+
+
 def read_console_labels(path: Path) -> dict[str, bool]:
     """The latest label of each account in a console state file, as ``scan --labels`` wants
     them (account → is an attack)."""

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from distillguard.ingest._base import MappingFailure, as_dict, as_int, as_list
+from distillguard.ingest._base import MappingFailure, as_dict, as_int, as_list, content_text
 
 Api = Literal["chat.completions", "messages", "responses"]
 
@@ -179,8 +179,6 @@ def _chat(body: dict[str, Any]) -> Answer:
 
 
 def _chat_message(message: dict[str, Any], answer: Answer) -> None:
-    from distillguard.ingest._base import content_text
-
     for name in ("reasoning_content", "reasoning"):
         thought = message.get(name)
         if isinstance(thought, str) and thought:
