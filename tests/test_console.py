@@ -142,14 +142,18 @@ def test_an_analyst_triages_a_campaign_end_to_end(console: Console, browser: Any
     assert page.locator("img.chart").first.evaluate("i => i.complete && i.naturalWidth > 0")
     # open an account from the graph: click its node, then the panel's link
     page.wait_for_function("window.dgGraph && window.dgGraph.nodes().length > 0")
+    # every image loaded first: a late one would move the graph under the pointer
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
     page.locator("#graph").scroll_into_view_if_needed()
-    box = page.locator("#graph").bounding_box()
-    # bring one account to the middle, large, so the click cannot land on a neighbour
+    # bring one account to the middle, large, so the click cannot land on a neighbour; the
+    # graph re-reads where its box is (the page moved since it was drawn)
     pos = page.evaluate(
-        "() => { const cy = window.dgGraph; const n = cy.nodes(\"[kind = 'account']\")[0];"
+        "() => { const cy = window.dgGraph; cy.resize();"
+        " const n = cy.nodes(\"[kind = 'account']\")[0];"
         " cy.zoom(3); cy.center(n); const p = n.renderedPosition();"
         " return {x: p.x, y: p.y, id: n.data('account')}; }"
     )
+    box = page.locator("#graph").bounding_box()
     page.mouse.click(box["x"] + pos["x"], box["y"] + pos["y"])
     page.wait_for_selector("#graph-open")
     page.click("#graph-open")

@@ -12,9 +12,11 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +86,8 @@ def create_console_app(
     data.findings()  # a missing or broken findings directory is an error at start
     if warm:
         threading.Thread(target=_warm, args=(data,), name="console-warm", daemon=True).start()
-    cache = Path(tempfile.mkdtemp(prefix="dg-console-"))
+    cache = Path(tempfile.mkdtemp(prefix="dg-console-"))  # charts and reports: 0700
+    weakref.finalize(data, shutil.rmtree, cache, True)  # removed with the app, or at exit
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["pct"] = lambda v: f"{float(v or 0) * 100:.0f}%"
     templates.env.filters["risk"] = lambda v: f"{float(v or 0):.2f}"

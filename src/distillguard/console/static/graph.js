@@ -59,5 +59,7 @@
     panel.appendChild(link);
   }
   cy.on("tap", "node[kind = 'account']", function (evt) { show(evt.target); });
+  // the page may move once its images have loaded: re-read where the graph's box is
+  window.addEventListener("load", function () { cy.resize(); });
   window.dgGraph = cy; // for tests and the curious
 })();
