@@ -87,15 +87,19 @@ def main() -> None:
         return elapsed
 
     rows = {
-        "queue, first after a scan (counts the traffic)": [queue_first],
+        "queue, first after a scan (reads the scan's daily counts)": [queue_first],
         "queue": [timed("/") for _ in range(args.rounds)],
-        # a campaign page's model is built once per scan: its first view is the cost, unless
-        # the console built it at start (it does, on a thread)
+        # a campaign page's model is built once per scan from the scan's campaign tables: its
+        # first view is the cost, unless the console built it at start (it does, on a thread)
         "campaign, first view, not built at start": [
             top_first,
             *[timed(f"/campaign/{c}") for c in campaigns[1 : args.rounds]],
         ],
         "campaign, built": [timed(paths["campaign"]) for _ in range(args.rounds)],
+        "campaign charts (daily traffic and creations: two PNGs, drawn per request)": [
+            timed(f"/campaign/{c}/daily.png") + timed(f"/campaign/{c}/creations.png")
+            for c in campaigns[: args.rounds]
+        ],
         "account": [timed(paths["account"]) for _ in range(args.rounds)],
     }
     for name, times in rows.items():

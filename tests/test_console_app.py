@@ -17,6 +17,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
 from distillguard.console import ConsoleState, create_console_app
+from distillguard.console._data import Filters
 
 PASSWORD = "twelve or more characters"
 
@@ -175,3 +176,45 @@ def test_an_account_page_sets_its_features_against_the_population(
     assert "Features against the population" in page and "of accounts" in page
     campaign = client.get(f"/campaign/{loaded.clusters[0]['cluster_id']}").text
     assert "strongest reason" in campaign
+
+
+def test_a_campaign_page_lists_its_highest_risk_members_and_draws_charts_once(
+    scanned: tuple[dg.Settings, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distillguard.console import _app
+
+    settings, tmp = scanned
+    monkeypatch.setattr(_app, "MEMBER_ROWS", 2)
+    client, _ = _client(settings, tmp, "m")
+    _login(client)
+    loaded = client.app.state.console_data.findings()  # type: ignore[attr-defined]
+    cluster = max(loaded.clusters, key=lambda c: c["accounts"])
+    assert cluster["accounts"] > 2
+    page = client.get(f"/campaign/{cluster['cluster_id']}").text
+    listed = re.findall(r'<tr><td><a href="/account/([^"]+)">', page)
+    ranked = sorted(cluster["account_ids"], key=lambda a: (-loaded.by_account[a]["risk"], a))
+    assert listed == ranked[:2]
+    assert f"The 2 highest-risk of {cluster['accounts']:,} members" in page
+    first = client.get(f"/campaign/{cluster['cluster_id']}/daily.png")
+    assert first.status_code == 200 and first.content[:8] == b"\x89PNG\r\n\x1a\n"
+    again = client.get(f"/campaign/{cluster['cluster_id']}/daily.png")
+    assert again.content == first.content
+    assert client.get(f"/campaign/{cluster['cluster_id']}/other.png").status_code == 404
+
+
+def test_the_queue_sparkline_sums_the_scans_daily_counts(
+    scanned: tuple[dg.Settings, Path],
+) -> None:
+    import pyarrow.parquet as pq
+
+    settings, tmp = scanned
+    app = create_console_app(settings, tmp / "findings", state_path=tmp / "s.sqlite", warm=False)
+    data = app.state.console_data
+    items = data.queue(Filters(kind="campaign"), {})
+    daily = pq.read_table(tmp / "findings" / "account_daily.parquet").to_pylist()
+    for item in items:
+        own = [r for r in daily if r["cluster_id"] == item["id"]]
+        last = max(r["date"] for r in own)
+        in_30_days = sum(r["exchanges"] for r in own if (last - r["date"]).days < 30)
+        assert sum(item["spark"]) == in_30_days and len(item["spark"]) == 30
+        assert item["spark"][-1] == sum(r["exchanges"] for r in own if r["date"] == last)

@@ -232,6 +232,7 @@ def scan_cmd(
             labels=labels,
             catalogue=catalogue,
             progress=lambda step: err.print(f"[dim]· {step}[/]") if settings.progress else None,
+            report=settings.report,
         )
     _print_findings(result)
     out.print(
@@ -505,6 +506,7 @@ def demo(
             load_rules(),
             workdir / "findings",
             catalogue=load_catalogue(sim_dir / "models.yaml"),
+            report=settings.report,
         )
     _print_findings(result)
     out.print(

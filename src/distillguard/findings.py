@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from distillguard.errors import InputError
@@ -61,11 +62,13 @@ class Findings:
     def all_clusters(self) -> list[dict[str, Any]]:
         return [_parse(r, self.path / "clusters.parquet") for r in self.clusters.to_pylist()]
 
-    def members(self, cluster_id: str) -> list[dict[str, Any]]:
-        """Account rows of the cluster's members, reasons parsed, highest risk first."""
-        rows = [r for r in self.accounts.to_pylist() if r["cluster_id"] == cluster_id]
-        for r in rows:
-            r["reasons"] = _loads(r["reasons"], self.path / "accounts.parquet", "reasons")
+    def members(self, cluster_id: str, *, reasons: bool = True) -> list[dict[str, Any]]:
+        """Account rows of the cluster's members, highest risk first; ``reasons`` parsed (or
+        left as JSON text)."""
+        rows = self.accounts.filter(pc.equal(self.accounts["cluster_id"], cluster_id)).to_pylist()
+        path = self.path / "accounts.parquet"
+        for r in rows if reasons else ():
+            r["reasons"] = _loads(r["reasons"], path, "reasons")
         return sorted(rows, key=lambda r: (-r["risk"], r["account_id"]))
 
 

@@ -110,6 +110,13 @@ def _recognisers() -> tuple[Any, ...]:
     )
 
 
+def load() -> None:
+    """Build the recognisers now; otherwise the first redaction in a process pays for them
+    (about a second: Presidio imports spaCy)."""
+    _recognisers()
+    _secret_patterns()
+
+
 def _personal(text: str) -> list[Span]:
     spans: list[Span] = []
     for recogniser in _recognisers():

@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 
+from distillguard._files import write_parquet, write_private
+from distillguard.campaign_tables import remove_campaign_tables, write_campaign_tables
 from distillguard.catalogue import Catalogue
 from distillguard.cluster_scoring import score_clusters
 from distillguard.cohorts import CohortScores, score_cohorts
+from distillguard.config import ReportSettings
 from distillguard.entities import with_derived
 from distillguard.errors import InputError
 from distillguard.features import (
@@ -33,8 +35,10 @@ from distillguard.features import (
     link_tokens_sql,
     text_samples_sql,
 )
+from distillguard.findings import load_findings
 from distillguard.linking import Clusters, link
 from distillguard.neardup import neardup_tokens
+from distillguard.pseudonym import local_key
 from distillguard.rules import VERDICTS, Rules
 from distillguard.scoring import (
     AccountScores,
@@ -91,15 +95,17 @@ def scan(
     labels: dict[str, bool] | None = None,
     catalogue: Catalogue | None = None,
     progress: Progress | None = None,
+    report: ReportSettings | None = None,
 ) -> ScanResult:
     """Scan the store's exchanges in ``[since, until)`` and write findings to ``out``.
 
     ``catalogue`` names the models and their release times (release-pivot evidence counts
     only catalogued releases). ``labels`` (account → is an attack), from analysts, re-fit the
     evidence weights before scoring; the learned rules are written to
-    ``out/learned_rules.yaml`` for review."""
+    ``out/learned_rules.yaml`` for review. ``report`` sets what the campaign tables keep
+    for reports and the console (representative prompts, graph size)."""
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     say = progress or (lambda _msg: None)
 
@@ -115,7 +121,7 @@ def scan(
     signals_path = out_dir / "exchange_signals.parquet"
     done = step("signals")
     sql, params = exchange_signals_sql(since, until, rules.institutional)
-    store.copy_to_parquet(sql, params, signals_path)
+    write_private(signals_path, lambda path: store.copy_to_parquet(sql, params, path))
     done()
     signals = _sql_list(signals_path)
 
@@ -155,34 +161,33 @@ def scan(
     done()
 
     done = step("findings")
+    remove_campaign_tables(out_dir)
     share = _campaign_shares(store, signals, clusters)
     accounts = _account_findings(attrs, own, clusters, cluster_risk, share, rules, allowlisted)
-    pq.write_table(accounts, out_dir / "accounts.parquet", compression="zstd")
-    pq.write_table(_numeric(attrs), out_dir / "account_features.parquet", compression="zstd")
-    pq.write_table(cluster_table, out_dir / "clusters.parquet", compression="zstd")
-    pq.write_table(
-        _cohort_findings(cohorts, rules), out_dir / "cohorts.parquet", compression="zstd"
-    )
+    for name, table in (
+        ("accounts.parquet", accounts),
+        ("account_features.parquet", _numeric(attrs)),
+        ("clusters.parquet", cluster_table),
+        ("cohorts.parquet", _cohort_findings(cohorts, rules)),
+    ):
+        write_parquet(table, out_dir / name)
     result = ScanResult(out_dir, accounts, cluster_table, timings)
     _write_json(result, since, until)
+    write_campaign_tables(
+        store, load_findings(out_dir), report or ReportSettings(), local_key(Path(store.path))
+    )
     done()
     result.timings = timings
-    (out_dir / "scan.json").write_text(
-        json.dumps(
-            {
-                "findings_version": FINDINGS_VERSION,
-                "timings_s": timings,
-                "verdicts": result.verdict_counts(),
-                "clusters": cluster_table.num_rows,
-                "cohorts": len(cohorts.risk),
-                "cohorts_linking": len(linking_cohorts),
-                "releases": [m.id for m in (catalogue or Catalogue()).models if m.released_at],
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    summary = {
+        "findings_version": FINDINGS_VERSION,
+        "timings_s": timings,
+        "verdicts": result.verdict_counts(),
+        "clusters": cluster_table.num_rows,
+        "cohorts": len(cohorts.risk),
+        "cohorts_linking": len(linking_cohorts),
+        "releases": [m.id for m in (catalogue or Catalogue()).models if m.released_at],
+    }
+    _write_text(out_dir / "scan.json", json.dumps(summary, indent=2) + "\n")
     return result
 
 
@@ -195,8 +200,9 @@ def _learn(attrs: pa.Table, labels: dict[str, bool], rules: Rules, out_dir: Path
         )
     y = np.array([labels[ids[i]] for i in keep], dtype=float)
     learned = fit_weights(attrs.take(pa.array(keep)), y, rules, fit_on=attrs)
-    (out_dir / "learned_rules.yaml").write_text(
-        yaml.safe_dump(learned.model_dump(), sort_keys=False, allow_unicode=True), encoding="utf-8"
+    _write_text(
+        out_dir / "learned_rules.yaml",
+        yaml.safe_dump(learned.model_dump(), sort_keys=False, allow_unicode=True),
     )
     return learned
 
@@ -387,6 +393,8 @@ def _write_json(result: ScanResult, since: datetime | None, until: datetime | No
         "clusters": clusters,
         "accounts": flagged,
     }
-    (result.out / "findings.json").write_text(
-        json.dumps(doc, indent=1, default=str) + "\n", encoding="utf-8"
-    )
+    _write_text(result.out / "findings.json", json.dumps(doc, indent=1, default=str) + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    write_private(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -28,11 +28,14 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
+from distillguard import redaction
 from distillguard.config import Settings
 from distillguard.console._data import ConsoleData, Filters, reasons_of
 from distillguard.console._state import LABELS, STATUSES, ConsoleState, User, state_file
 from distillguard.errors import DistillguardError, InputError
 
+MEMBER_ROWS = 200
+"""Member accounts a campaign page lists (the highest risk first; the report JSON has all)."""
 log = logging.getLogger("distillguard.console")
 HERE = Path(__file__).parent
 _CSP = (
@@ -67,6 +70,14 @@ def session_secret(state_path: Path) -> str:
     return path.read_text().strip()
 
 
+def _draw_once(draw: Any, report: dict[str, Any], image: Path) -> None:
+    """Draw a chart under a temporary name, then move it into place (a concurrent request
+    never serves half a file)."""
+    tmp = image.with_name(f".{secrets.token_hex(4)}.{image.name}")
+    draw(report, tmp)
+    tmp.replace(image)
+
+
 def _warm(data: ConsoleData) -> None:
     try:
         data.warm()
@@ -84,6 +95,8 @@ def create_console_app(
     state = ConsoleState(path)
     data = ConsoleData(settings, findings_dir)
     data.findings()  # a missing or broken findings directory is an error at start
+    if settings.report.prompts == "redacted":
+        redaction.load()  # not on the first page that shows a prompt
     if warm:
         threading.Thread(target=_warm, args=(data,), name="console-warm", daemon=True).start()
     cache = Path(tempfile.mkdtemp(prefix="dg-console-"))  # charts and reports: 0700
@@ -240,7 +253,8 @@ def create_console_app(
     async def campaign(request: Request, cluster_id: str) -> HTMLResponse:
         user = need_user(request)
         report = await run_in_threadpool(data.report, cluster_id)
-        members = [m["account_id"] for m in report["accounts"]]
+        shown = report["accounts"][:MEMBER_ROWS]
+        members = [m["account_id"] for m in shown]
         labels = state.labels()
         decisions = await _decisions(cluster_id, members[:50])
         by_account = data.findings().by_account
@@ -248,7 +262,7 @@ def create_console_app(
             m: str(next(iter(reasons_of(by_account.get(m, {}).get("reasons"))), {}).get("text", ""))
             for m in members
         }
-        return page(request, "campaign.html", user, r=report, labels=labels, decisions=decisions,
+        return page(request, "campaign.html", user, r=report, shown=shown, labels=labels, decisions=decisions,
                     statuses=STATUSES, status=state.statuses().get(cluster_id, "new"),
                     label_choices=LABELS, actions=ACTIONS, first_reason=first_reason,
                     audit=state.audit_log(cluster_id, 50))  # fmt: skip
@@ -262,10 +276,12 @@ def create_console_app(
         if draw is None:
             return Response(status_code=404)
         report = await run_in_threadpool(data.report, cluster_id)
-        out = cache / _safe(cluster_id)
-        out.mkdir(exist_ok=True)
+        # drawn once per scan: the findings' stamp names the folder
+        out = cache / f"{data.findings().stamp:.6f}" / _safe(cluster_id)
+        out.mkdir(parents=True, exist_ok=True)
         image = out / f"{chart}.png"
-        await run_in_threadpool(draw, report, image)
+        if not image.is_file():
+            await run_in_threadpool(_draw_once, draw, report, image)
         return FileResponse(image, media_type="image/png")
 
     @app.get("/account/{account_id}", response_class=HTMLResponse)

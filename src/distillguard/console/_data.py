@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from distillguard.campaign_tables import CampaignTables
 from distillguard.config import Settings
 from distillguard.features import EMAIL_DOMAIN
 from distillguard.findings import Findings, load_findings
@@ -67,7 +69,10 @@ class _Loaded:
     clusters: list[dict[str, Any]] = field(default_factory=list)
     by_account: dict[str, dict[str, Any]] = field(default_factory=dict)
     days: dict[str, dict[date, int]] | None = None
-    """Daily exchanges of every account the queue can show, counted once per scan."""
+    """Daily exchanges of every campaign and flagged account the queue can show, by id, summed
+    once per scan."""
+    files: dict[str, pa.Table | None] = field(default_factory=dict)
+    """The findings' campaign tables, read once."""
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Campaign report models, built once per scan."""
     population: dict[str, Any] | None = None
@@ -104,15 +109,22 @@ class ConsoleData:
         found = loaded.reports.get(cluster_id)
         if found is None:
             with self.store() as store:
-                found = build(store, loaded.findings, cluster_id, self.settings)
+                found = build(
+                    store, loaded.findings, cluster_id, self.settings, self._tables(loaded, store)
+                )
             loaded.reports[cluster_id] = found
         return found
+
+    def _tables(self, loaded: _Loaded, store: Store) -> CampaignTables:
+        return CampaignTables(
+            loaded.findings, store, self.settings.report, self.key, cache=loaded.files
+        )
 
     def warm(self) -> None:
         """Count the queue's daily traffic and build every campaign's model, highest risk
         first, so first views are fast (run on a thread at start)."""
         loaded = self.findings()
-        self._account_days(loaded)
+        self._days(loaded)
         for c in sorted(loaded.clusters, key=lambda c: -float(c["risk"] or 0)):
             if self._loaded is not loaded:
                 return  # a new scan arrived: its pages build on demand
@@ -180,38 +192,34 @@ class ConsoleData:
             hits.update(rows.column("account_id").to_pylist())
         return hits
 
-    def _account_days(self, loaded: _Loaded) -> dict[str, dict[date, int]]:
-        """Daily exchanges of every clustered or non-``ok`` account: one grouped query the
-        first time a queue is shown after a scan, then kept with the findings."""
+    def _days(self, loaded: _Loaded) -> dict[str, dict[date, int]]:
+        """Daily exchanges of every campaign (by cluster id) and every flagged account in no
+        campaign (by account id): read from the scan's ``account_daily.parquet`` (counted
+        from the store for findings without it) and summed once per scan."""
         if loaded.days is not None:
             return loaded.days
-        wanted = [
-            a for a, row in loaded.by_account.items()
-            if row["cluster_id"] is not None or row["verdict"] != "ok"
-        ]  # fmt: skip
+        with self.store() as store:
+            table = self._tables(loaded, store).flagged_daily()
+        clustered = pc.is_valid(table["cluster_id"])
         days: dict[str, dict[date, int]] = {}
-        if wanted:
-            window = loaded.findings.window_condition("e.ts")
-            with self.store() as store:
-                rows = store.query_with(
-                    "SELECT e.account_id, CAST(date_trunc('day', e.ts) AS DATE) AS d, count(*) AS n "
-                    f"FROM exchanges e JOIN _wanted w USING (account_id) WHERE true{window} "
-                    "GROUP BY ALL",
-                    _wanted=pa.table({"account_id": pa.array(wanted, pa.string())}),
-                ).to_pylist()
-            for r in rows:
-                days.setdefault(r["account_id"], {})[r["d"]] = int(r["n"])
+        for part, by in ((table.filter(clustered), "cluster_id"),
+                         (table.filter(pc.invert(clustered)), "account_id")):  # fmt: skip
+            summed = part.group_by([by, "date"]).aggregate([("exchanges", "sum")])
+            for i, d, n in zip(
+                summed[by].to_pylist(),
+                summed["date"].to_pylist(),
+                summed["exchanges_sum"].to_pylist(),
+                strict=True,
+            ):
+                days.setdefault(i, {})[d] = int(n)
         loaded.days = days
         return days
 
     def _sparklines(self, items: list[dict[str, Any]]) -> None:
         """Daily exchanges over the last ``SPARK_DAYS`` days of each item's traffic."""
-        per_account = self._account_days(self.findings())
+        per_item = self._days(self.findings())
         for i in items:
-            series: dict[date, int] = {}
-            for member in i["members"]:
-                for d, n in per_account.get(member, {}).items():
-                    series[d] = series.get(d, 0) + n
+            series = per_item.get(i["id"], {})
             if series:
                 last = max(series)
                 i["spark"] = [

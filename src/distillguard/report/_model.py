@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from distillguard import redaction
+from distillguard.campaign_tables import PERSONAL_KINDS, CampaignTables
 from distillguard.config import Settings
 from distillguard.features import EMAIL_DOMAIN
 from distillguard.findings import Findings
@@ -24,8 +26,6 @@ from distillguard.pseudonym import local_key, pseudonym
 from distillguard.store import Store
 
 REPORT_VERSION = "1"
-PERSONAL_KINDS = frozenset({"payment", "email_stem"})
-"""Linking tokens that are personal data and are pseudonymised in reports."""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -47,76 +47,60 @@ def _iso(value: Any) -> str | None:
 
 
 def _rows(table: pa.Table) -> list[dict[str, Any]]:
-    return [{k: _iso(v) for k, v in r.items()} for r in table.to_pylist()]
+    """Rows as dicts, timestamps as ISO 8601 text."""
+    stamps = [f.name for f in table.schema if pa.types.is_timestamp(f.type)]
+    rows: list[dict[str, Any]] = table.to_pylist()
+    for r in rows if stamps else ():
+        for name in stamps:
+            r[name] = _iso(r[name])
+    return rows
 
 
-def build(store: Store, findings: Findings, cluster_id: str, settings: Settings) -> dict[str, Any]:
-    """Everything a campaign report says, as JSON-ready data."""
+def build(
+    store: Store,
+    findings: Findings,
+    cluster_id: str,
+    settings: Settings,
+    tables: CampaignTables | None = None,
+) -> dict[str, Any]:
+    """Everything a campaign report says, as JSON-ready data. ``tables`` (the findings'
+    campaign tables, read once) may be shared between calls."""
     cfg = settings.report
     cluster = findings.cluster(cluster_id)
-    members = findings.members(cluster_id)
     key = local_key(settings.db)
     ids = pa.table({"account_id": pa.array(cluster["account_ids"] or [], pa.string())})
-    window = findings.window_condition("e.ts")
-
-    def q(sql: str) -> list[dict[str, Any]]:
-        # the members are an Arrow table registered for the query
-        return _rows(store.query_with(sql, _members=ids))
-
-    member_ex = f"SELECT e.* FROM exchanges e JOIN _members m USING (account_id) WHERE true{window}"
-    daily = q(
-        f"SELECT strftime(date_trunc('day', ts), '%Y-%m-%d') AS date, count(*) AS exchanges "
-        f"FROM ({member_ex}) GROUP BY ALL ORDER BY date"
-    )
-    daily_by_model = q(
-        f"SELECT strftime(date_trunc('day', ts), '%Y-%m-%d') AS date, model, count(*) AS exchanges "
-        f"FROM ({member_ex}) GROUP BY ALL ORDER BY date, model"
-    )
-    models = q(
-        f"SELECT model, count(*) AS exchanges FROM ({member_ex}) GROUP BY ALL ORDER BY exchanges DESC, model"
-    )
-    releases = q(
-        f"""SELECT model, strftime(min(ts), '%Y-%m-%dT%H:%MZ') AS released FROM exchanges e
-            WHERE true{window} GROUP BY model
-            HAVING min(ts) > (SELECT min(ts) FROM exchanges e WHERE true{window}) + INTERVAL 1 DAY
-            ORDER BY released"""
-    )
-    infra = {
-        "asns": q(
-            f"SELECT asn, count(*) AS exchanges, count(DISTINCT account_id) AS accounts FROM ({member_ex}) "
-            f"WHERE asn IS NOT NULL GROUP BY ALL ORDER BY exchanges DESC LIMIT 15"
-        ),
-        "subnets": q(
-            f"SELECT regexp_extract(ip, '^(\\d+\\.\\d+\\.\\d+)\\.', 1) || '.0/24' AS subnet, count(*) AS exchanges, "
-            f"count(DISTINCT account_id) AS accounts FROM ({member_ex}) WHERE ip LIKE '%.%.%.%' "
-            f"GROUP BY ALL ORDER BY accounts DESC, exchanges DESC LIMIT 15"
-        ),
-        "client_fingerprints": q(
-            f"SELECT client_fp, count(*) AS exchanges, count(DISTINCT account_id) AS accounts FROM ({member_ex}) "
-            f"WHERE client_fp IS NOT NULL GROUP BY ALL ORDER BY accounts DESC, exchanges DESC LIMIT 10"
-        ),
-        "user_agents": q(
-            f"SELECT user_agent, count(*) AS exchanges, count(DISTINCT account_id) AS accounts FROM ({member_ex}) "
-            f"WHERE user_agent IS NOT NULL GROUP BY ALL ORDER BY accounts DESC, exchanges DESC LIMIT 10"
-        ),
-        "traffic_countries": q(
-            f"SELECT country, count(*) AS exchanges FROM ({member_ex}) WHERE country IS NOT NULL "
-            f"GROUP BY ALL ORDER BY exchanges DESC LIMIT 10"
-        ),
-    }
-    acc = q(
+    tables = tables or CampaignTables(findings, store, cfg, key)
+    per_day = tables.daily(cluster_id)
+    daily = _rows(_summed(per_day, ["date"], ["date"]))
+    daily_by_model = _rows(_summed(per_day, ["date", "model"], ["date", "model"]))
+    models = _rows(_summed(per_day, ["model"], [("exchanges", "descending"), "model"]))
+    first_use = tables.models()
+    releases = []
+    if first_use.num_rows:
+        start = min(first_use.column("first_seen").to_pylist())
+        releases = [
+            {"model": r["model"], "released": f"{r['first_seen']:%Y-%m-%dT%H:%MZ}"}
+            for r in sorted(first_use.to_pylist(), key=lambda r: (r["first_seen"], r["model"]))
+            if r["first_seen"] > start + timedelta(days=1)
+        ]
+    infra = _infrastructure(tables.infra(cluster_id))
+    acc_table = store.query_with(
         f"""SELECT a.account_id, a.created_at, a.org_id, a.verification, a.tier, a.program,
-                  a.billing_country, {EMAIL_DOMAIN.format(p="a.")} AS email_domain,
-                  a.payment_fp
-           FROM accounts a JOIN _members m USING (account_id)"""
+                   a.billing_country, {EMAIL_DOMAIN.format(p="a.")} AS email_domain, a.payment_fp
+            FROM accounts a JOIN _members m USING (account_id)""",
+        _members=ids,
     )
+    acc = {
+        name: _tally(acc_table[name])
+        for name in ("email_domain", "billing_country", "payment_fp", "org_id")
+    }
     infra["email_domains"] = _counted(acc, "email_domain", "domain")
     infra["billing_countries"] = _counted(acc, "billing_country", "country")
     infra["payment_methods"] = [
         {"pseudonym": pseudonym(key, "payment", r["value"]), "accounts": r["accounts"]}
         for r in _counted(acc, "payment_fp", "value")
     ]
-    creations = Counter((r["created_at"] or "")[:10] for r in acc if r["created_at"])
+    creations = _tally(pc.strftime(acc_table["created_at"], "%Y-%m-%d"))
     linked_by = [
         {
             **t,
@@ -126,26 +110,20 @@ def build(store: Store, findings: Findings, cluster_id: str, settings: Settings)
         }
         for t in cluster.get("shared_infrastructure") or []
     ]
-    by_id = {r["account_id"]: r for r in acc}
-    accounts = [
-        {
-            "account_id": m["account_id"],
-            "risk": m["risk"],
-            "verdict": m["verdict"],
-            "exchanges": m["exchanges"],
-            "campaign_share": m.get("campaign_share"),
-            "created_at": by_id.get(m["account_id"], {}).get("created_at"),
-            "verification": by_id.get(m["account_id"], {}).get("verification"),
-            "program": by_id.get(m["account_id"], {}).get("program"),
-        }
-        for m in members
-    ]
-    graph = _graph(
-        store, findings, cluster, [a["account_id"] for a in accounts[: cfg.graph_nodes]], key
+    members = _members(findings, cluster_id)
+    accounts = _rows(
+        members.drop_columns(["campaign_exchanges"])
+        .join(
+            acc_table.select(["account_id", "created_at", "verification", "program"]),
+            "account_id",
+            join_type="left outer",
+        )
+        .sort_by([("risk", "descending"), ("account_id", "ascending")])
     )
-    campaign_exchanges = sum(int(m.get("campaign_exchanges") or 0) for m in members)
-    prompts = _prompts(q, member_ex, cfg.prompts, cfg.prompt_examples, cfg.prompt_chars)
-    attribution = _attribution(cluster, acc, linked_by)
+    graph = tables.graph(cluster_id, [a["account_id"] for a in accounts])
+    campaign_exchanges = int(pc.sum(members["campaign_exchanges"]).as_py() or 0)
+    prompts = _prompts(tables, cluster_id, cfg.prompts, cfg.prompt_chars)
+    attribution = _attribution(cluster, acc, acc_table.num_rows, linked_by)
     report = {
         "report_version": REPORT_VERSION,
         "reference": f"{cfg.organisation.reference_prefix}-{cluster_id}-{datetime.now(UTC):%Y%m%d}",
@@ -178,95 +156,117 @@ def build(store: Store, findings: Findings, cluster_id: str, settings: Settings)
         "accounts": accounts,
         "graph": graph,
         "prompts": prompts,
-        "actions": _actions(findings, cluster, members),
+        "actions": _actions(findings, cluster, accounts),
     }
     report["summary"] = summary(report)
     return report
 
 
-def _graph(
-    store: Store,
-    findings: Findings,
-    cluster: dict[str, Any],
-    drawn: list[str],
-    key: bytes,
-) -> dict[str, Any]:
-    """Which of the drawn accounts hold which of the cluster's linking tokens (recomputed from
-    the per-exchange signals; sync windows, sign-up bursts and near-duplicate groups are not
-    recomputed and so not drawn)."""
-    wanted = {
-        (t["kind"], str(t["token"]))
-        for t in (cluster.get("shared_infrastructure") or [])[:12]
-        if t["kind"]
-        in {"client_fp", "asn", "subnet", "template", "system_prompt", "payment", "email_stem"}
-    }
-    signals = findings.path / "exchange_signals.parquet"
-    if not wanted or not drawn or not signals.is_file():
-        return {"accounts": drawn, "edges": []}
-    src = "read_parquet('" + str(signals).replace("'", "''") + "')"
-    rows = store.query_with(
-        rf"""WITH s AS (SELECT * FROM {src} WHERE account_id IN (SELECT account_id FROM _drawn))
-        SELECT DISTINCT account_id, 'client_fp' AS kind, client_fp AS token FROM s WHERE client_fp IS NOT NULL
-        UNION SELECT DISTINCT account_id, 'asn', asn::VARCHAR FROM s WHERE asn IS NOT NULL
-        UNION SELECT DISTINCT account_id, 'subnet', regexp_extract(ip, '^(\d+\.\d+\.\d+)\.', 1) FROM s WHERE ip LIKE '%.%.%.%'
-        UNION SELECT DISTINCT account_id, 'template', 'head:' || head_fp::VARCHAR FROM s
-        UNION SELECT DISTINCT account_id, 'template', 'tail:' || tail_fp::VARCHAR FROM s
-        UNION SELECT DISTINCT account_id, 'system_prompt', system_fp::VARCHAR FROM s WHERE system_fp IS NOT NULL
-        UNION SELECT account_id, 'payment', payment_fp FROM accounts WHERE payment_fp IS NOT NULL
-              AND account_id IN (SELECT account_id FROM _drawn)
-        UNION SELECT account_id, 'email_stem', regexp_replace(lower(split_part(email, '@', 1)), '[0-9]+$', '')
-              || '@' || {EMAIL_DOMAIN.format(p="")}
-              FROM accounts WHERE email IS NOT NULL AND account_id IN (SELECT account_id FROM _drawn)""",
-        _drawn=pa.table({"account_id": pa.array(drawn, pa.string())}),
-    ).to_pylist()
-    edges = sorted(
+_MEMBER_COLUMNS = {
+    "account_id": pa.string(),
+    "risk": pa.float64(),
+    "verdict": pa.string(),
+    "exchanges": pa.int64(),
+    "campaign_share": pa.float64(),
+    "campaign_exchanges": pa.int64(),
+}
+
+
+def _members(findings: Findings, cluster_id: str) -> pa.Table:
+    """The campaign's member rows of ``accounts.parquet`` (columns older findings lack are
+    null)."""
+    table = findings.accounts.filter(pc.equal(findings.accounts["cluster_id"], cluster_id))
+    return pa.table(
         {
-            (
-                r["account_id"],
-                r["kind"],
-                pseudonym(key, r["kind"], r["token"])
-                if r["kind"] in PERSONAL_KINDS
-                else r["token"],
-            )
-            for r in rows
-            if (r["kind"], r["token"]) in wanted
+            name: table[name].cast(kind)
+            if name in table.column_names
+            else pa.nulls(table.num_rows, kind)
+            for name, kind in _MEMBER_COLUMNS.items()
         }
     )
-    return {"accounts": drawn, "edges": [list(e) for e in edges]}
 
 
-def _counted(rows: list[dict[str, Any]], field: str, name: str) -> list[dict[str, Any]]:
-    counts = Counter(r[field] for r in rows if r.get(field))
-    return [{name: v, "accounts": n} for v, n in counts.most_common(15)]
+def _tally(column: pa.ChunkedArray | pa.Array) -> Counter[Any]:
+    """How many accounts have each value (null and empty values left out), in order of
+    first appearance."""
+    counts: Counter[Any] = Counter()
+    for item in pc.value_counts(column).to_pylist():
+        if item["values"] not in (None, ""):
+            counts[item["values"]] = item["counts"]
+    return counts
 
 
-def _prompts(q: Any, member_ex: str, mode: str, examples: int, limit: int) -> dict[str, Any]:
-    if mode == "off" or examples == 0:
+def _counted(acc: dict[str, Counter[Any]], field: str, name: str) -> list[dict[str, Any]]:
+    return [{name: v, "accounts": n} for v, n in acc[field].most_common(15)]
+
+
+def _prompts(tables: CampaignTables, cluster_id: str, mode: str, limit: int) -> dict[str, Any]:
+    if mode == "off" or tables.report.prompt_examples == 0:
         return {"mode": "off", "examples": []}
-    rows = q(
-        f"""SELECT any_value(left(prompt, {limit * 4}) ORDER BY request_id) AS text, count(*) AS exchanges
-            FROM ({member_ex}) WHERE prompt IS NOT NULL AND prompt <> ''
-            GROUP BY regexp_replace(lower(left(prompt, 48)), '[0-9]+', '0', 'g')
-            ORDER BY exchanges DESC LIMIT {examples}"""
-    )
     shown = [
         {
             "text": redact(r["text"], limit) if mode == "redacted" else clip(r["text"], limit),
             "exchanges": r["exchanges"],
         }
-        for r in rows
+        for r in tables.prompts(cluster_id).to_pylist()
     ]
     return {"mode": mode, "examples": shown}
 
 
+_INFRA_NAMES = {
+    "asn": ("asns", "asn"),
+    "subnet": ("subnets", "subnet"),
+    "client_fp": ("client_fingerprints", "client_fp"),
+    "user_agent": ("user_agents", "user_agent"),
+    "country": ("traffic_countries", "country"),
+}
+
+
+def _infrastructure(table: pa.Table) -> dict[str, list[dict[str, Any]]]:
+    """The campaign's infrastructure tables, the most shared first."""
+    out: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in _INFRA_NAMES.values()}
+    for kind, (name, field) in _INFRA_NAMES.items():
+        rows = [r for r in table.to_pylist() if r["kind"] == kind]
+        by_accounts = kind not in ("asn", "country")
+        rows.sort(
+            key=lambda r: (
+                -(r["accounts"] if by_accounts else r["exchanges"]),
+                -r["exchanges"],
+                r["value"],
+            )
+        )
+        for r in rows:
+            value: Any = int(r["value"]) if kind == "asn" else r["value"]
+            row = {field: value, "exchanges": r["exchanges"]}
+            if kind != "country":
+                row["accounts"] = r["accounts"]
+            out[name].append(row)
+    return out
+
+
+def _summed(table: pa.Table, keys: list[str], order: list[Any]) -> pa.Table:
+    """Exchanges summed by ``keys``, sorted (dates as ``YYYY-MM-DD``)."""
+    summed = table.group_by(keys).aggregate([("exchanges", "sum")])
+    summed = pa.table({**{k: summed[k] for k in keys}, "exchanges": summed["exchanges_sum"]})
+    if "date" in keys:
+        summed = summed.set_column(
+            summed.column_names.index("date"), "date", pc.strftime(summed["date"], "%Y-%m-%d")
+        )
+    return summed.sort_by([(k, "ascending") if isinstance(k, str) else k for k in order])
+
+
 def _attribution(
-    cluster: dict[str, Any], acc: list[dict[str, Any]], linked_by: list[dict[str, Any]]
+    cluster: dict[str, Any],
+    acc: dict[str, Counter[Any]],
+    n_accounts: int,
+    linked_by: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Who is behind it, and how sure: the evidence that many accounts are one operator."""
-    n = max(len(acc), 1)
+    """Who is behind it, and how sure: the evidence that many accounts are one operator.
+    ``acc`` counts the members' values of each account field."""
+    n = max(n_accounts, 1)
     evidence: list[str] = []
     kinds = Counter(t["kind"] for t in linked_by)
-    org = Counter(r["org_id"] for r in acc if r.get("org_id"))
+    org = acc["org_id"]
     top_org, top_org_n = org.most_common(1)[0] if org else (None, 0)
     if kinds.get("payment"):
         evidence.append(
@@ -281,12 +281,12 @@ def _attribution(
     if kinds.get("system_prompt"):
         evidence.append("the same system prompt across accounts")
     if top_org_n >= 2:
-        evidence.append(f"{top_org_n} of {len(acc)} accounts in organisation {top_org}")
-    domains = Counter(r["email_domain"] for r in acc if r.get("email_domain"))
+        evidence.append(f"{top_org_n} of {n_accounts} accounts in organisation {top_org}")
+    domains = acc["email_domain"]
     if domains:
         d, dn = domains.most_common(1)[0]
-        evidence.append(f"{dn} of {len(acc)} accounts use e-mail domain {d}")
-    countries = Counter(r["billing_country"] for r in acc if r.get("billing_country"))
+        evidence.append(f"{dn} of {n_accounts} accounts use e-mail domain {d}")
+    countries = acc["billing_country"]
     strong = sum(bool(kinds.get(k)) for k in ("payment", "email_stem", "client_fp"))
     confidence = (
         "high"

@@ -1,0 +1,31 @@
+"""Owner-only output files: findings hold personal data (IPs, e-mail stems, payment tokens)
+and prompt text."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def write_private(path: Path, write: Callable[[Path], object]) -> None:
+    """Create ``path`` readable by its owner only (``0600``) and fill it with ``write``:
+    written under a temporary name beside it, then moved into place, so readers see the old
+    file or the whole new one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        write(tmp)
+        tmp.chmod(0o600)  # a writer that replaces the file (DuckDB's COPY) resets the mode
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to an owner-only Parquet file (zstd)."""
+    write_private(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
