@@ -9,12 +9,16 @@ loop: latency counts from each request's scheduled time, so a stall is never hid
 * bare-gc      — the same, with the gateway's garbage-collector settings (throughput only)
 * litellm      — the LiteLLM proxy, from its own virtual environment (``--litellm``)
 
-Added latency = a proxy's percentile − the direct percentile at the same rate. Then the
-highest throughput of each proxy (closed loop, 64 connections), in interleaved rounds
-(``--throughput-rounds``; the median is reported, as a shared machine drifts).
+Added latency = a proxy's percentile − the direct percentile at the same rate, and each
+server's CPU time per request sent. LiteLLM is measured at the rates in
+``--litellm-rates`` (loads one LiteLLM process can sustain on a small machine), not at
+``--rates``: past its saturation point latency is queueing delay, not per-request cost. Then
+the highest throughput of each proxy (closed loop, 64 connections), in interleaved rounds
+(``--throughput-rounds``; the median is reported, as a shared machine drifts): LiteLLM's is its
+saturation point. Every load run is bounded by a timeout (``--run-timeout``).
 
-    python benchmarks/gateway_bench.py --rates 100,500,1000 --seconds 10 \\
-        --litellm /tmp/litellm-venv/bin/litellm --out gateway-bench.json
+    python benchmarks/gateway_bench.py --rates 100,500,1000 --litellm-rates 25,50,75 \\
+        --seconds 10 --litellm /tmp/litellm-venv/bin/litellm --out gateway-bench.json
 """
 
 from __future__ import annotations
@@ -23,9 +27,13 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import importlib.metadata
 import json
 import multiprocessing as mp
 import os
+import platform
+import queue
+import signal
 import subprocess
 import sys
 import tempfile
@@ -42,6 +50,10 @@ from gateway_helpers import free_port, wait_http  # noqa: E402
 
 ADMIN_TOKEN = "bench-admin-token-not-a-secret"  # noqa: S105 - a throwaway local token
 LITELLM_KEY = "sk-bench-" + "0" * 32
+IDLE_SECONDS = 10.0
+"""How long each server's idle CPU use is measured before the load runs."""
+REQUEST_TIMEOUT_S = 60.0
+"""A request unanswered this long counts as an error."""
 BODY = json.dumps(
     {
         "model": "atlas-3",
@@ -60,7 +72,10 @@ def _open_loop(url: str, headers: dict[str, str], rate: float, seconds: float, w
     async def run() -> dict[str, Any]:
         lat: list[float] = []
         errors = 0
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), timeout=timeout
+        ) as s:
             # loop.time() is millisecond-grained under uvloop: schedule and measure with
             # perf_counter instead
             start = time.perf_counter() + 0.2
@@ -74,7 +89,7 @@ def _open_loop(url: str, headers: dict[str, str], rate: float, seconds: float, w
                     async with s.post(url, data=BODY, headers=headers) as r:
                         await r.read()
                         ok = r.status == 200
-                except aiohttp.ClientError:
+                except (aiohttp.ClientError, TimeoutError):
                     ok = False
                 if i >= rate * warmup:
                     if ok:
@@ -97,7 +112,10 @@ def _closed_loop(url: str, headers: dict[str, str], conns: int, seconds: float, 
     async def run() -> dict[str, Any]:
         done = 0
         errors = 0
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conns)) as s:
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=conns), timeout=timeout
+        ) as s:
             end = time.perf_counter() + seconds
 
             async def worker() -> None:
@@ -110,7 +128,7 @@ def _closed_loop(url: str, headers: dict[str, str], conns: int, seconds: float, 
                                 done += 1
                             else:
                                 errors += 1
-                    except aiohttp.ClientError:
+                    except (aiohttp.ClientError, TimeoutError):
                         errors += 1
 
             await asyncio.gather(*(worker() for _ in range(conns)))
@@ -119,14 +137,20 @@ def _closed_loop(url: str, headers: dict[str, str], conns: int, seconds: float, 
     q.put(uvloop.run(run()))
 
 
-def _child(fn: Any, *args: Any) -> dict[str, Any]:
+def _child(fn: Any, *args: Any, timeout: float) -> dict[str, Any]:
+    """Run a load generator in its own process; a run that outlasts ``timeout`` is killed and
+    reported as timed out."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=fn, args=(*args, q))
     p.start()
-    out = q.get()
+    try:
+        out = dict(q.get(timeout=timeout))
+    except queue.Empty:
+        p.kill()
+        out = {"timed_out": True, "lat": [], "errors": 0, "rps": 0.0}
     p.join()
-    return dict(out)
+    return out
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -140,6 +164,18 @@ def _cpu_seconds(pid: int) -> float | None:
     for child in _children(pid):
         total += _cpu_seconds(child) or 0.0
     return total
+
+
+def _idle_cpu(pids: dict[str, int], seconds: float) -> dict[str, float]:
+    """Each server's CPU use with no load, as a share of a core (timers, log flushing)."""
+    before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    time.sleep(seconds)
+    out = {}
+    for name, pid in pids.items():
+        now, then = _cpu_seconds(pid), before[name]
+        if now is not None and then is not None:
+            out[name] = (now - then) / seconds
+    return out
 
 
 def _children(pid: int) -> list[int]:
@@ -162,9 +198,30 @@ def _pct(values: list[float], p: float) -> float:
 
 # -- servers -------------------------------------------------------------------------------------------
 def _spawn(args: list[str], url: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
+    # a session of its own: stopping it stops its children too (the gateway's log flusher)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
     wait_http(url, proc, timeout=120)
     return proc
+
+
+def _versions(litellm: str | None) -> dict[str, str]:
+    out = {
+        "python": platform.python_version(),
+        "distillguard": importlib.metadata.version("distillguard"),
+    }
+    if litellm:
+        python = Path(litellm).with_name("python")
+        found = subprocess.run(  # the version installed beside the executable
+            [str(python), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        out["litellm"] = found.stdout.strip() or "unknown"
+    return out
 
 
 def _start_gateway(
@@ -228,7 +285,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--rates", default="100,500,1000")
+    ap.add_argument("--rates", default="100,500,1000", help="rates without LiteLLM")
+    ap.add_argument("--litellm-rates", default="25,50,75",
+                    help="rates at which every proxy, LiteLLM included, is measured")  # fmt: skip
+    ap.add_argument("--run-timeout", type=float, default=120.0,
+                    help="seconds a load run may take beyond its own length")  # fmt: skip
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--accounts", type=int, default=2_000, help="accounts in the loaded policy")
@@ -238,8 +299,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("gateway-bench.json"))
     args = ap.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    ll_rates = (
+        [float(r) for r in args.litellm_rates.split(",") if r.strip()] if args.litellm else []
+    )
     procs: list[subprocess.Popen[bytes]] = []
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as d:
         tmp = Path(d)
         try:
             up_port = free_port()
@@ -274,19 +338,44 @@ def main() -> None:
                 pids["litellm"] = ll.pid
                 targets["litellm"] = (ll_url + "/v1/chat/completions",
                                       {"content-type": "application/json", "authorization": f"Bearer {LITELLM_KEY}"})  # fmt: skip
-            results: dict[str, Any] = {"rates": {}, "throughput": {}, "machine": os.cpu_count()}
-            for rate in rates:
+            results: dict[str, Any] = {
+                "rates": {}, "throughput": {}, "machine": os.cpu_count(),
+                "versions": _versions(args.litellm),
+                "workers": {"distillguard": 1, "bare": 1, "litellm": 1, "upstream": 1},
+            }  # fmt: skip
+            idle = _idle_cpu(pids, IDLE_SECONDS)
+            results["idle_cpu_core_share"] = idle
+            print("idle CPU (share of a core): "
+                  + ", ".join(f"{k} {v:.1%}" for k, v in idle.items()), flush=True)  # fmt: skip
+            plan = [(r, [n for n in targets if n != "litellm"]) for r in rates if r not in ll_rates]
+            plan += [(r, list(targets)) for r in ll_rates]
+            for rate, names in sorted(plan):
                 row = {}
-                for name, (url, headers) in targets.items():
-                    r = _child(_open_loop, url, headers, rate, args.seconds, args.warmup)
+                for name in names:
+                    url, headers = targets[name]
+                    cpu0, t0 = _cpu_seconds(pids[name]), time.perf_counter()
+                    r = _child(_open_loop, url, headers, rate, args.seconds, args.warmup,
+                               timeout=args.seconds + args.warmup + args.run_timeout)  # fmt: skip
+                    cpu1, elapsed = _cpu_seconds(pids[name]), time.perf_counter() - t0
                     lat = r["lat"]
+                    sent = int(rate * (args.seconds + args.warmup))
                     row[name] = {"p50": _pct(lat, 50), "p90": _pct(lat, 90), "p99": _pct(lat, 99),
                                  "ok": len(lat), "errors": r["errors"],
+                                 "timed_out": bool(r.get("timed_out")),
                                  "achieved_rps": (len(lat) + r["errors"]) / args.seconds}  # fmt: skip
-                    print(f"{rate:>6.0f} rps  {name:13} p50 {row[name]['p50']:7.2f} ms  "
-                          f"p99 {row[name]['p99']:8.2f} ms  ok {len(lat)}  errors {r['errors']}",
-                          flush=True)  # fmt: skip
-                for name in targets:
+                    if cpu0 is not None and cpu1 is not None and not r.get("timed_out"):
+                        # warm-up requests included: the server did that work too;
+                        # what the requests cost: the server's CPU over the run (load
+                        # generator start-up included) less its idle CPU over that time
+                        busy = cpu1 - cpu0 - idle.get(name, 0.0) * elapsed
+                        row[name]["cpu_us"] = max(busy, 0.0) / sent * 1e6
+                        row[name]["cpu_core_share"] = (cpu1 - cpu0) / elapsed
+                    print(f"{rate:>6.0f} rps  {name:13} p50 {row[name]['p50']:9.2f} ms  "
+                          f"p99 {row[name]['p99']:9.2f} ms  ok {len(lat)}  errors {r['errors']}  "
+                          f"server CPU {row[name].get('cpu_us', float('nan')):7.1f} us/request "
+                          f"({row[name].get('cpu_core_share', float('nan')):.0%} of a core)"
+                          + ("  TIMED OUT" if r.get("timed_out") else ""), flush=True)  # fmt: skip
+                for name in names:
                     if name != "direct":
                         row[name]["added_p50"] = row[name]["p50"] - row["direct"]["p50"]
                         row[name]["added_p99"] = row[name]["p99"] - row["direct"]["p99"]
@@ -299,7 +388,8 @@ def main() -> None:
                     if name == "litellm" and i > 0:
                         continue  # two orders of magnitude slower: one round says enough
                     cpu0 = _cpu_seconds(pids[name])
-                    r = _child(_closed_loop, url, headers, 64, args.throughput_seconds)
+                    r = _child(_closed_loop, url, headers, 64, args.throughput_seconds,
+                               timeout=args.throughput_seconds + args.run_timeout)  # fmt: skip
                     cpu1 = _cpu_seconds(pids[name])
                     done = r["rps"] * args.throughput_seconds
                     # the server's own CPU per answered request: steadier than req/s when
@@ -321,17 +411,21 @@ def main() -> None:
             results["gateway_log_parts"] = logged
         finally:
             for p in procs:
-                p.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
     args.out.write_text(json.dumps(results, indent=2))
-    print("\n| rate | proxy | added p50 (ms) | added p99 (ms) | errors |")
-    print("|---:|---|---:|---:|---:|")
+    print(f"\nversions: {results['versions']}; one worker process each")
+    print("\n| rate | proxy | p50 (ms) | p99 (ms) | added p50 (ms) | added p99 (ms) "
+          "| server CPU (µs/request) | server CPU (share of a core) | errors |")  # fmt: skip
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for rate, row in results["rates"].items():
         for name, v in row.items():
-            if name != "direct":
-                print(
-                    f"| {rate} | {name} | {v['added_p50']:.2f} | {v['added_p99']:.2f} | {v['errors']} |"
-                )
+            cpu = f"{v['cpu_us']:.0f} | {v['cpu_core_share']:.0%}" if "cpu_us" in v else "? | ?"
+            added = (f"{v['added_p50']:.2f} | {v['added_p99']:.2f}" if name != "direct"
+                     else "– | –")  # fmt: skip
+            print(f"| {rate}/s | {name} | {v['p50']:.2f} | {v['p99']:.2f} | {added} | {cpu} "
+                  f"| {v['errors']}{' (timed out)' if v['timed_out'] else ''} |")  # fmt: skip
     t = results["throughput"]
     print()
     for name, v in t.items():

@@ -41,6 +41,9 @@ def test_simulate_ingest_info_export(tmp_path: Path, capsys: pytest.CaptureFixtu
         str(db),
     )
     assert code == 0 and "accounts" in out and "3,000" in out
+    assert "signals of new exchange parts computed" in out
+    signals = list((tmp_path / "dg.duckdb.data" / "signals").rglob("part-*.parquet"))
+    assert len(signals) == len(list((tmp_path / "dg.duckdb.data" / "exchanges").iterdir()))
     code, out, _ = run(capsys, "info", "--db", str(db))
     assert code == 0 and "3,000 exchanges" in out and "ground truth" in out
     code, out, _ = run(

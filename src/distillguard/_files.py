@@ -4,6 +4,7 @@ and prompt text."""
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,8 +16,7 @@ def write_private(path: Path, write: Callable[[Path], object]) -> None:
     """Create ``path`` readable by its owner only (``0600``) and fill it with ``write``:
     written under a temporary name beside it, then moved into place, so readers see the old
     file or the whole new one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")  # one per writer
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         write(tmp)

@@ -98,6 +98,17 @@ def ingest(
             help="Account of records that name none (a Batch job's, a one-client capture's)."
         ),
     ] = None,
+    signals: Annotated[
+        bool,
+        typer.Option(
+            "--signals/--no-signals",
+            help="Compute the new exchanges' per-exchange signals now (with --rules' "
+            "institutional rule), so scans only aggregate; otherwise the next scan does.",
+        ),
+    ] = True,
+    rules_file: Annotated[
+        Path | None, typer.Option("--rules", help="Detection rules YAML (default: built-in).")
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -113,6 +124,15 @@ def ingest(
             progress=lambda path, done, total: hook(done, total),
             account=account,
         )
+    if signals:
+        # per-exchange signals of the new parts, computed now so scans only aggregate
+        from distillguard.rules import load_rules
+        from distillguard.signal_store import ensure_signals
+
+        signal_started = time.perf_counter()
+        with _open(settings) as store, _progress(settings, "signals", bytes_=False) as hook:
+            ensure_signals(store, load_rules(rules_file).institutional, progress=hook)
+        signal_s = time.perf_counter() - signal_started
     table = Table(title=f"ingested into {settings.db}")
     for col in (
         "file",
@@ -144,6 +164,8 @@ def ingest(
             out.print(f"[yellow]{f.rejected:,} rejected row(s) of {f.path} → {f.rejects_path}[/]")
         if f.note:
             out.print(f"[yellow]{escape(f.path)}: {escape(f.note)}[/]")
+    if signals:
+        out.print(f"signals of new exchange parts computed in {signal_s:.1f}s")
     out.print(f"done in {time.perf_counter() - started:.1f}s")
 
 

@@ -135,9 +135,11 @@ def exchange_signals_sql(
     since: datetime | None = None,
     until: datetime | None = None,
     institutional: Institutional | None = None,
+    source: str = "exchanges",
 ) -> tuple[str, list[object]]:
-    """One row per exchange: identity, shape, every text detector, fingerprints, and whether it
-    came from a research or education network (``institutional``)."""
+    """One row per exchange of ``source`` (a relation with the exchange contract's columns):
+    identity, shape, every text detector, fingerprints, and whether it came from a research or
+    education network (``institutional``)."""
     text_cols = ",\n  ".join(
         f"{cls('_text_sys' if cls.name in WITH_SYSTEM_PROMPT else '_text').sql()} > 0 AS {cls.name}"
         for cls in EXCHANGE_DETECTORS
@@ -165,7 +167,7 @@ WITH e AS (
   SELECT *,
     CASE WHEN length(prompt) <= {2 * TEXT_WINDOW} THEN prompt
          ELSE left(prompt, {TEXT_WINDOW}) || chr(10) || right(prompt, {TEXT_WINDOW}) END AS _text
-  FROM exchanges{" WHERE " + " AND ".join(where) if where else ""}
+  FROM {source}{" WHERE " + " AND ".join(where) if where else ""}
 ), e2 AS (
   SELECT *, CASE WHEN system IS NULL OR system = '' THEN _text
                  ELSE left(system, {TEXT_WINDOW}) || chr(10) || _text END AS _text_sys

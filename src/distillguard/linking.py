@@ -117,15 +117,14 @@ def link(
     gated = cohorts or {}
     rarity_kinds = frozenset(config.rarity_kinds)
     holders = token_holders(tokens, frozenset(config.kinds), exclude)
-    population = max(len({a for accs in holders.values() for a in accs}), 2)
+    population = max(len(set().union(*holders.values())), 2)
     weights: dict[tuple[str, str], float] = {}
+    suspicious_accounts = {a for a, r in own_risk.items() if r >= config.suspicious_risk}
     for key, accounts in holders.items():
         df = len(accounts)
         if not 2 <= df <= config.max_token_accounts:
             continue
-        suspicious_share = np.mean(
-            [own_risk.get(a, 0.0) >= config.suspicious_risk for a in accounts]
-        )
+        suspicious_share = len(accounts & suspicious_accounts) / df
         if suspicious_share < config.token_suspicion and key not in gated:
             continue
         if key[0] not in IDENTITY_KINDS and accounts & protected:

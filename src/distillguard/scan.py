@@ -47,6 +47,7 @@ from distillguard.scoring import (
     reasons,
     score_accounts,
 )
+from distillguard.signal_store import ensure_signals, signals_relation
 from distillguard.store import Store
 
 FINDINGS_VERSION = "1"
@@ -120,7 +121,12 @@ def scan(
         )
     signals_path = out_dir / "exchange_signals.parquet"
     done = step("signals")
-    sql, params = exchange_signals_sql(since, until, rules.institutional)
+    # computed once per store part and kept (signal_store); this scan reads its window
+    stored = ensure_signals(store, rules.institutional)
+    if stored:
+        sql, params = signals_relation(stored, since, until)
+    else:
+        sql, params = exchange_signals_sql(since, until, rules.institutional)
     write_private(signals_path, lambda path: store.copy_to_parquet(sql, params, path))
     done()
     signals = _sql_list(signals_path)

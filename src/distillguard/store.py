@@ -215,23 +215,31 @@ class Store:
                 cols = [*spec.fields]
                 if self.parts(kind):
                     glob = str(self._parts_dir(kind) / "part-*.parquet").replace("'", "''")
-                    source = f"read_parquet('{glob}', union_by_name = true)"
-                    present = {
-                        r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-                    }
-                    # parts written under an earlier contract lack its later columns
-                    missing = [
-                        f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"'
-                        for f in cols
-                        if f.name not in present
-                    ]
-                    body = f"SELECT *{''.join(', ' + m for m in missing)} FROM {source}"
+                    body = self._filled(kind, f"read_parquet('{glob}', union_by_name = true)", con)
                 else:
                     typed = ", ".join(
                         f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"' for f in cols
                     )
                     body = f'SELECT {typed}, CAST(NULL AS VARCHAR) AS "{EXTRA_COLUMN}" WHERE false'
                 con.execute(f'CREATE OR REPLACE TEMP VIEW "{kind.value}" AS {body}')
+
+    def _filled(self, kind: Kind, source: str, con: duckdb.DuckDBPyConnection) -> str:
+        """``SELECT`` over ``source`` with the contract's later columns, which parts written
+        under an earlier contract lack, as nulls."""
+        present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        missing = [
+            f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"'
+            for f in KINDS[kind].fields
+            if f.name not in present
+        ]
+        return f"SELECT *{''.join(', ' + m for m in missing)} FROM {source}"
+
+    def part_relation(self, part: Path, kind: Kind = Kind.EXCHANGES) -> str:
+        """One part of ``kind`` as a relation with every contract column (for work done once
+        per part)."""
+        source = "read_parquet('" + str(part).replace("'", "''") + "')"
+        with self._wrap(f"read {part}"):
+            return f"({self._filled(kind, source, self._con)})"
 
     @contextlib.contextmanager
     def _wrap(self, what: str) -> Iterator[None]:

@@ -1,0 +1,112 @@
+"""Per-exchange signals computed once per store part: kept, reused, recomputed when the rules
+change, and what a scan reads equals the signals computed from the store directly."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+import distillguard as dg
+from distillguard.features import exchange_signals_sql
+from distillguard.rules import Institutional
+from distillguard.schema import Kind
+from distillguard.signal_store import (
+    STALE_S,
+    ensure_signals,
+    signal_version,
+    signals_relation,
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> dg.Store:
+    sim = tmp_path / "sim"
+    dg.simulate("mixed", 4_000, 5, sim)
+    settings = dg.load_settings(db=tmp_path / "dg.duckdb", progress=False)
+    exchanges = pq.read_table(sorted((sim / "exchanges").rglob("*.parquet")))
+    half = exchanges.num_rows // 2
+    pq.write_table(exchanges.slice(0, half), tmp_path / "first.parquet")
+    pq.write_table(exchanges.slice(half), tmp_path / "second.parquet")
+    with dg.Store.open(settings.db) as s:
+        dg.ingest_files(
+            [sim / "accounts.parquet", tmp_path / "first.parquet"], "native", s, settings
+        )
+        yield s
+
+
+def test_each_part_is_computed_once_and_kept_private(store: dg.Store) -> None:
+    calls: list[tuple[int, int]] = []
+    files = ensure_signals(store, None, progress=lambda d, t: calls.append((d, t)))
+    parts = store.parts(Kind.EXCHANGES)
+    assert [f.name for f in files] == [p.name for p in parts]
+    assert calls[-1] == (len(parts), len(parts))
+    for f in files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    stamps = [f.stat().st_mtime_ns for f in files]
+    again: list[tuple[int, int]] = []
+    assert ensure_signals(store, None, progress=lambda d, t: again.append((d, t))) == files
+    assert again == [] and [f.stat().st_mtime_ns for f in files] == stamps
+
+
+def test_a_new_part_is_the_only_one_computed(store: dg.Store, tmp_path: Path) -> None:
+    ensure_signals(store, None)
+    settings = dg.load_settings(db=Path(store.path), progress=False)
+    dg.ingest_files([tmp_path / "second.parquet"], "native", store, settings)
+    calls: list[tuple[int, int]] = []
+    out = ensure_signals(store, None, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 1)] and len(out) == len(store.parts(Kind.EXCHANGES))
+
+
+def test_a_rule_change_is_a_new_version_and_old_ones_age_out(store: dg.Store) -> None:
+    ensure_signals(store, None)
+    rule = Institutional(asn_org_pattern="university", asns=[64500])
+    assert signal_version(rule) != signal_version(None)
+    root = store.data_dir / "signals"
+    old = root / signal_version(None)
+    files = ensure_signals(store, rule)
+    assert files[0].parent == root / signal_version(rule)
+    assert old.is_dir()  # used recently: kept
+    past = time.time() - STALE_S - 60
+    os.utime(old, (past, past))
+    ensure_signals(store, rule)
+    assert not old.exists()
+
+
+def test_the_stored_window_equals_the_signals_computed_from_the_store(store: dg.Store) -> None:
+    files = ensure_signals(store, None)
+    rows = store.query("SELECT min(ts) AS a, max(ts) AS b FROM exchanges").to_pylist()[0]
+    since = rows["a"] + (rows["b"] - rows["a"]) / 3
+    until = rows["a"] + (rows["b"] - rows["a"]) * 2 / 3
+    sql, params = signals_relation(files, since, until)
+    stored = store.query(sql, params).sort_by("request_id")
+    sql, params = exchange_signals_sql(since, until, None)
+    direct = store.query(sql, params).sort_by("request_id")
+    assert 0 < stored.num_rows < store.count(Kind.EXCHANGES)
+    assert stored.equals(direct)
+
+
+def test_signals_of_a_removed_part_are_not_read(store: dg.Store, tmp_path: Path) -> None:
+    settings = dg.load_settings(db=Path(store.path), progress=False)
+    dg.ingest_files([tmp_path / "second.parquet"], "native", store, settings)
+    files = ensure_signals(store, None)
+    gone = store.parts(Kind.EXCHANGES)[0]
+    lost = pq.read_metadata(gone).num_rows
+    total = store.count(Kind.EXCHANGES)
+    gone.unlink()
+    kept = ensure_signals(store, None)
+    assert files[0] not in kept and files[0].exists()
+    sql, params = signals_relation(kept, None, None)
+    assert store.query(f"SELECT count(*) AS n FROM ({sql})", params)["n"][0].as_py() == total - lost
+
+
+def test_a_part_of_an_earlier_contract_gets_null_columns(store: dg.Store) -> None:
+    part = store.parts(Kind.EXCHANGES)[0]
+    table = pq.read_table(part)
+    pq.write_table(table.drop_columns(["reasoning", "end_user"]), part)
+    files = ensure_signals(store, None)
+    assert pq.read_metadata(files[0]).num_rows == table.num_rows
