@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import distillguard as dg
-from distillguard.cli import _read_labels
 from distillguard.console import ConsoleState, User, read_console_labels
 from distillguard.console._state import check_password, hash_password
+from distillguard.labels import read_labels
 
 
 def test_passwords_are_stored_hashed_and_checked(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_labels_keep_history_and_the_latest_is_what_scan_learns(tmp_path: Path) 
     assert [h["label"] for h in history] == ["legit", "attack"]
     assert history[1]["campaign"] == "cluster-0001" and history[0]["by"] == "ana"
     assert read_console_labels(path) == {"a1": True, "a2": False}
-    assert _read_labels(path) == {"a1": True, "a2": False}  # scan --labels console.sqlite
+    assert read_labels(path) == {"a1": True, "a2": False}  # scan --labels console.sqlite
     with pytest.raises(dg.InputError, match="label must be one of"):
         state.label(["a1"], "maybe", "", ana)
     actions = [(e["action"], e["target"]) for e in state.audit_log()]

@@ -29,3 +29,8 @@ def write_private(path: Path, write: Callable[[Path], object]) -> None:
 def write_parquet(table: pa.Table, path: Path) -> None:
     """Write ``table`` to an owner-only Parquet file (zstd)."""
     write_private(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text to an owner-only file."""
+    write_private(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -202,7 +202,7 @@ def write_campaign_tables(
     remove_campaign_tables(out)
     write_parquet(CampaignTables(findings, store, report, key).flagged_daily(), out / DAILY)
     write_parquet(store.query_with(infra_sql(window), _members=clustered), out / INFRA)
-    write_parquet(store.query(models_sql(window.replace("e.ts", "ts"))), out / MODELS)
+    write_parquet(store.query(models_sql(findings.window_condition("ts"))), out / MODELS)
     if report.prompts != "off" and report.prompt_examples:
         sql = prompts_sql(window, report.prompt_examples, report.prompt_chars * 4)
         write_parquet(store.query_with(sql, _members=clustered), out / PROMPTS)

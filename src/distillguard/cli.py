@@ -236,13 +236,14 @@ def scan_cmd(
 ) -> None:
     """Find campaigns: score accounts, link them into clusters, write findings."""
     from distillguard.catalogue import load_catalogue
+    from distillguard.labels import read_labels
     from distillguard.rules import load_rules
     from distillguard.scan import scan
 
     settings = _settings(config, db=db, models=models)
     rules = load_rules(rules_file)
     catalogue = load_catalogue(settings.models)
-    labels = _read_labels(labels_file) if labels_file else None
+    labels = read_labels(labels_file) if labels_file else None
     started = time.perf_counter()
     with _open(settings, read_only=True) as store:
         result = scan(
@@ -332,46 +333,6 @@ def evaluate_cmd(
     md, js = write_report(report, out_dir or findings)
     typer.echo(render_markdown(report))
     out.print(f"written: {md} · {js}")
-
-
-def _read_labels(path: Path) -> dict[str, bool]:
-    """Analyst labels from a truth-shaped file (Parquet, JSONL or CSV: account_id, label) or
-    from the console's state file (the latest label of each account)."""
-    import pyarrow.csv as pacsv
-    import pyarrow.json as pajson
-    import pyarrow.parquet as pq
-
-    from distillguard.errors import InputError
-
-    if path.is_file() and path.read_bytes()[:16] == b"SQLite format 3\x00":
-        from distillguard.console._state import read_console_labels
-
-        return read_console_labels(path)
-    try:
-        name = path.name.lower()
-        if name.endswith(".parquet"):
-            table = pq.read_table(path)
-        elif name.endswith(".csv"):
-            table = pacsv.read_csv(path)
-        else:
-            table = pajson.read_json(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read labels: {exc}", path=path) from exc
-    if not {"account_id", "label"} <= set(table.column_names):
-        raise InputError(
-            "labels need the columns account_id and label (legit or attack)", path=path
-        )
-    out = {}
-    for row, (account, label) in enumerate(
-        zip(table.column("account_id").to_pylist(), table.column("label").to_pylist(), strict=True),
-        start=1,
-    ):
-        if label not in ("legit", "attack"):
-            raise InputError(
-                f"row {row}, field 'label': {label!r} is not one of: legit, attack", path=path
-            )
-        out[str(account)] = label == "attack"
-    return out
 
 
 def _print_findings(result: Any) -> None:

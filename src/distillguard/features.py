@@ -131,6 +131,19 @@ NO_RELEASES = "(SELECT NULL::VARCHAR AS model, NULL::TIMESTAMPTZ AS released_at 
 """An empty release catalogue, as a relation."""
 
 
+def window_terms(since: datetime | None, until: datetime | None) -> tuple[list[str], list[object]]:
+    """``ts`` conditions (half-open ``[since, until)``) and their parameters."""
+    terms: list[str] = []
+    params: list[object] = []
+    if since is not None:
+        terms.append("ts >= ?")
+        params.append(since)
+    if until is not None:
+        terms.append("ts < ?")
+        params.append(until)
+    return terms, params
+
+
 def exchange_signals_sql(
     since: datetime | None = None,
     until: datetime | None = None,
@@ -146,14 +159,9 @@ def exchange_signals_sql(
         if issubclass(cls, PatternDetector)
     )
     # attempts with a key that named no account belong to no account
-    where: list[str] = ["account_id <> ?"]
-    params: list[object] = [UNAUTHENTICATED]
-    if since is not None:
-        where.append("ts >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("ts < ?")
-        params.append(until)
+    terms, values = window_terms(since, until)
+    where: list[str] = ["account_id <> ?", *terms]
+    params: list[object] = [UNAUTHENTICATED, *values]
     if institutional is None:
         inst = "false"
     else:

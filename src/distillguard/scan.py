@@ -1,9 +1,12 @@
-"""``scan``: exchanges → signals → account behaviour → own risk → cohorts → clusters →
-findings.
+"""``scan``, the detection pipeline: exchanges → signals → account behaviour → own risk →
+cohorts → clusters → findings.
 
 Every step's SQL runs in the store's DuckDB; the account-, cohort- and cluster-level work
-(small even for millions of exchanges) runs in Python. Findings are written as Parquet (for
-tools) and JSON (for people and the gateway); their contract is in docs/findings.md.
+(small even for millions of exchanges) runs in Python. The steps live in their own modules:
+signals (:mod:`signal_store`, :mod:`features`), linking (:mod:`linking`, :mod:`cohorts`),
+cluster scoring (:mod:`cluster_scoring`), findings writing (:mod:`findings_writer`,
+:mod:`campaign_tables`) and analyst labels (:mod:`labels`); their contract is in
+docs/findings.md.
 """
 
 from __future__ import annotations
@@ -14,17 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import yaml
 
-from distillguard._files import write_parquet, write_private
+from distillguard._files import write_parquet, write_private, write_text
 from distillguard.campaign_tables import remove_campaign_tables, write_campaign_tables
 from distillguard.catalogue import Catalogue
 from distillguard.cluster_scoring import score_clusters
-from distillguard.cohorts import CohortScores, score_cohorts
+from distillguard.cohorts import score_cohorts
 from distillguard.config import ReportSettings
 from distillguard.entities import with_derived
 from distillguard.errors import InputError
@@ -36,21 +36,25 @@ from distillguard.features import (
     text_samples_sql,
 )
 from distillguard.findings import load_findings
-from distillguard.linking import Clusters, link
+from distillguard.findings_writer import (
+    FINDINGS_VERSION,
+    account_findings,
+    campaign_shares,
+    cohort_findings,
+    numeric_features,
+    write_findings_json,
+)
+from distillguard.labels import learn
+from distillguard.linking import link
 from distillguard.neardup import neardup_tokens
 from distillguard.pseudonym import local_key
 from distillguard.rules import VERDICTS, Rules
 from distillguard.scoring import (
-    AccountScores,
     exculpation,
-    fit_weights,
-    reasons,
     score_accounts,
 )
 from distillguard.signal_store import ensure_signals, signals_relation
 from distillguard.store import Store
-
-FINDINGS_VERSION = "1"
 
 Progress = Callable[[str], None]
 
@@ -134,7 +138,7 @@ def scan(
     done = step("account features")
     attrs = account_table(store, signals, rules, catalogue)
     if labels:
-        rules = _learn(attrs, labels, rules, out_dir)
+        rules = learn(attrs, labels, rules, out_dir)
     own = score_accounts(attrs, rules)
     done()
 
@@ -168,19 +172,21 @@ def scan(
 
     done = step("findings")
     remove_campaign_tables(out_dir)
-    share = _campaign_shares(store, signals, clusters)
-    accounts = _account_findings(attrs, own, clusters, cluster_risk, share, rules, allowlisted)
+    share = campaign_shares(store, signals, clusters)
+    accounts = account_findings(attrs, own, clusters, cluster_risk, share, rules, allowlisted)
     for name, table in (
         ("accounts.parquet", accounts),
-        ("account_features.parquet", _numeric(attrs)),
+        ("account_features.parquet", numeric_features(attrs)),
         ("clusters.parquet", cluster_table),
-        ("cohorts.parquet", _cohort_findings(cohorts, rules)),
+        ("cohorts.parquet", cohort_findings(cohorts, rules)),
     ):
         write_parquet(table, out_dir / name)
     result = ScanResult(out_dir, accounts, cluster_table, timings)
-    _write_json(result, since, until)
+    write_findings_json(out_dir, accounts, cluster_table, result.verdict_counts(), since, until)
+    # the key reports use (beside the store; an in-memory store's lives in its temporary dir)
+    key_of = Path(store.path) if store.path != ":memory:" else store.data_dir / "memory"
     write_campaign_tables(
-        store, load_findings(out_dir), report or ReportSettings(), local_key(Path(store.path))
+        store, load_findings(out_dir), report or ReportSettings(), local_key(key_of)
     )
     done()
     result.timings = timings
@@ -193,38 +199,8 @@ def scan(
         "cohorts_linking": len(linking_cohorts),
         "releases": [m.id for m in (catalogue or Catalogue()).models if m.released_at],
     }
-    _write_text(out_dir / "scan.json", json.dumps(summary, indent=2) + "\n")
+    write_text(out_dir / "scan.json", json.dumps(summary, indent=2) + "\n")
     return result
-
-
-def _learn(attrs: pa.Table, labels: dict[str, bool], rules: Rules, out_dir: Path) -> Rules:
-    ids = attrs.column("account_id").to_pylist()
-    keep = [i for i, a in enumerate(ids) if a in labels]
-    if len({labels[ids[i]] for i in keep}) < 2:
-        raise InputError(
-            "labels must name at least one attack and one legitimate account present in the window"
-        )
-    y = np.array([labels[ids[i]] for i in keep], dtype=float)
-    learned = fit_weights(attrs.take(pa.array(keep)), y, rules, fit_on=attrs)
-    _write_text(
-        out_dir / "learned_rules.yaml",
-        yaml.safe_dump(learned.model_dump(), sort_keys=False, allow_unicode=True),
-    )
-    return learned
-
-
-def _numeric(attrs: pa.Table) -> pa.Table:
-    """The account features that are numbers (what the console compares with the
-    population), with the account id: no identity text leaves the scan this way."""
-    keep = [
-        name
-        for name, typ in zip(attrs.column_names, attrs.schema.types, strict=True)
-        if name == "account_id"
-        or pa.types.is_integer(typ)
-        or pa.types.is_floating(typ)
-        or pa.types.is_boolean(typ)
-    ]
-    return attrs.select(keep)
 
 
 def _allowlisted(attrs: pa.Table) -> set[str]:
@@ -237,170 +213,3 @@ def _allowlisted(attrs: pa.Table) -> set[str]:
         )
         if x
     }
-
-
-def _cohort_findings(cohorts: CohortScores, rules: Rules) -> pa.Table:
-    """One row per cohort of a reported kind, and per linking cohort of any kind: the token,
-    its holders, its risk and reasons."""
-    kinds = set(rules.cohorts.report_kinds)
-    keys = sorted(
-        (k for k, r in cohorts.risk.items() if k[0] in kinds or r >= rules.cohorts.gate),
-        key=lambda k: (-cohorts.risk[k], k),
-    )
-    return pa.table(
-        {
-            "kind": pa.array([k[0] for k in keys], pa.string()),
-            "token": pa.array([k[1] for k in keys], pa.string()),
-            "accounts": pa.array([len(cohorts.members[k]) for k in keys], pa.int64()),
-            "account_ids": pa.array([cohorts.members[k] for k in keys], pa.list_(pa.string())),
-            "risk": pa.array([round(cohorts.risk[k], 4) for k in keys], pa.float64()),
-            "links": pa.array([cohorts.risk[k] >= rules.cohorts.gate for k in keys], pa.bool_()),
-            "reasons": pa.array([json.dumps(cohorts.reasons(rules, k)) for k in keys], pa.string()),
-        }
-    )
-
-
-def _campaign_shares(
-    store: Store, signals: str, clusters: Clusters
-) -> dict[str, tuple[float, int]]:
-    """For each clustered account: the share (and count) of its exchanges that look like its
-    campaign's: elicitation, grading or rewrite requests, or the cluster's shared templates."""
-    if not clusters.of_account:
-        return {}
-    templates = [
-        (cid, int(tok.split(":", 1)[1]), tok.split(":", 1)[0])
-        for cid, toks in clusters.tokens.items()
-        for kind, tok, _ in toks
-        if kind == "template"
-    ]
-    tmpl = pa.table(
-        {
-            "cluster_id": [t[0] for t in templates],
-            "fp": pa.array([t[1] for t in templates], pa.uint64()),
-            "side": [t[2] for t in templates],
-        }
-    )
-    mapping = pa.table(
-        {"account_id": list(clusters.of_account), "cluster_id": list(clusters.of_account.values())}
-    )
-    rows = store.query_with(
-        f"""SELECT s.account_id, count(*) AS n,
-              sum((s.trace_extraction OR s.rubric_grading OR s.censorship_rewrite
-                   OR EXISTS (SELECT 1 FROM _tmpl t WHERE t.cluster_id = m.cluster_id
-                              AND ((t.side = 'tail' AND t.fp = s.tail_fp) OR (t.side = 'head' AND t.fp = s.head_fp))))::INT)
-                ::BIGINT AS campaign
-            FROM {signals} s JOIN _map m USING (account_id) GROUP BY 1""",
-        _tmpl=tmpl,
-        _map=mapping,
-    ).to_pylist()
-    return {r["account_id"]: (int(r["campaign"]) / int(r["n"]), int(r["campaign"])) for r in rows}
-
-
-def _account_findings(
-    attrs: pa.Table,
-    own: AccountScores,
-    clusters: Clusters,
-    cluster_risk: dict[str, float],
-    share: dict[str, tuple[float, int]],
-    rules: Rules,
-    allowlisted: frozenset[str],
-) -> pa.Table:
-    exchanges = attrs.column("exchanges").to_pylist()
-    out: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "account_id",
-            "risk",
-            "verdict",
-            "own_risk",
-            "cluster_id",
-            "cluster_risk",
-            "exchanges",
-            "campaign_share",
-            "campaign_exchanges",
-            "allowlisted",
-            "reasons",
-        )
-    }
-    cap = VERDICTS.index(rules.allowlist_verdict)
-    for i, account in enumerate(own.account_id):
-        cid = clusters.of_account.get(account)
-        c_risk = cluster_risk.get(cid, 0.0) if cid else 0.0
-        risk = max(float(own.risk[i]), rules.linking.cluster_weight * c_risk)
-        why = reasons(own, rules, i)
-        if cid:
-            tokens = clusters.tokens.get(cid, [])[:3]
-            via = (
-                ", ".join(f"{k} shared by {n} accounts" for k, _, n in tokens)
-                or "shared infrastructure"
-            )
-            why.insert(
-                0,
-                {
-                    "signal": "cluster",
-                    "value": round(c_risk, 4),
-                    "baseline": 0.0,
-                    "weight": round(rules.linking.cluster_weight * c_risk, 3),
-                    "direction": "raises",
-                    "text": f"member of {cid} (risk {c_risk:.2f}, {len(clusters.members[cid])} accounts) via {via}",
-                },
-            )
-        verdict = rules.verdict(risk)
-        if account in allowlisted and VERDICTS.index(verdict) > cap:
-            verdict = rules.allowlist_verdict
-            why.insert(
-                0,
-                {
-                    "signal": "allowlisted",
-                    "value": 1.0,
-                    "baseline": 0.0,
-                    "weight": 0.0,
-                    "direction": "caps",
-                    "text": "allowlisted: a contract permits bulk generation",
-                },
-            )
-        if account in share:  # clustered: what looks like its campaign's traffic
-            s, n = share[account]
-        elif verdict in ("review", "act"):  # flagged on its own: all of its traffic
-            s, n = 1.0, int(exchanges[i])
-        else:
-            s, n = 0.0, 0
-        out["account_id"].append(account)
-        out["risk"].append(round(risk, 4))
-        out["verdict"].append(verdict)
-        out["own_risk"].append(round(float(own.risk[i]), 4))
-        out["cluster_id"].append(cid)
-        out["cluster_risk"].append(round(c_risk, 4) if cid else None)
-        out["exchanges"].append(int(exchanges[i]))
-        out["campaign_share"].append(round(s, 4))
-        out["campaign_exchanges"].append(n)
-        out["allowlisted"].append(account in allowlisted)
-        out["reasons"].append(json.dumps(why))
-    table = pa.table(out)
-    order = np.argsort(-np.array(out["risk"]), kind="stable")
-    return table.take(pa.array(order))
-
-
-def _write_json(result: ScanResult, since: datetime | None, until: datetime | None) -> None:
-    flagged = [r for r in result.accounts.to_pylist() if r["verdict"] != "ok"]
-    for r in flagged:
-        r["reasons"] = json.loads(r["reasons"])
-    clusters = result.clusters.to_pylist()
-    for c in clusters:
-        for key in ("capabilities", "shared_infrastructure", "organisation", "reasons"):
-            c[key] = json.loads(c[key])
-    doc = {
-        "findings_version": FINDINGS_VERSION,
-        "window": {
-            "since": since.isoformat() if since else None,
-            "until": until.isoformat() if until else None,
-        },
-        "verdicts": result.verdict_counts(),
-        "clusters": clusters,
-        "accounts": flagged,
-    }
-    _write_text(result.out / "findings.json", json.dumps(doc, indent=1, default=str) + "\n")
-
-
-def _write_text(path: Path, text: str) -> None:
-    write_private(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from distillguard._files import write_private
-from distillguard.features import exchange_signals_sql
+from distillguard.features import exchange_signals_sql, window_terms
 from distillguard.rules import Institutional
 from distillguard.schema import Kind
 from distillguard.store import Store
@@ -75,14 +75,8 @@ def signals_relation(
 ) -> tuple[str, list[object]]:
     """The stored signals of ``files`` in ``[since, until)``, as SQL and parameters."""
     listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-    where, params = [], []
-    if since is not None:
-        where.append("ts >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("ts < ?")
-        params.append(until)
+    where, params = window_terms(since, until)
     sql = f"SELECT * FROM read_parquet([{listed}])" + (
         " WHERE " + " AND ".join(where) if where else ""
     )
-    return sql, list(params)
+    return sql, params
