@@ -223,7 +223,8 @@ def link(
         members_by_id[cid] = groups[g]
         for a in groups[g]:
             of_account[a] = cid
-        shared = [(k, t, len(holders[(k, t)] & set(groups[g]))) for k, t in linking_tokens[g]]
+        inside = set(groups[g])
+        shared = [(k, t, len(holders[(k, t)] & inside)) for k, t in linking_tokens[g]]
         cluster_tokens[cid] = sorted(
             (s for s in shared if s[2] >= 2),
             key=lambda s: (-weights[(s[0], s[1])] * s[2], s[0], s[1]),
