@@ -27,7 +27,7 @@ from distillguard.campaign_tables import (
     prompts_sql,
     remove_campaign_tables,
 )
-from distillguard.report._model import build
+from distillguard.report._model import _infrastructure, build
 from helpers import Campaigns
 
 
@@ -140,6 +140,35 @@ def test_prompts_group_by_opening_with_digits_folded(con: duckdb.DuckDBPyConnect
     ]
     one = _rows(con, f"SELECT text FROM ({prompts_sql('', 1, 5)})")
     assert one == [("Solve",)]  # one example per campaign, clipped to 5 characters
+
+
+def test_the_report_shows_the_most_shared_values_of_each_kind() -> None:
+    rows = [
+        # 12 client fingerprints: fp0 held by 12 accounts, fp1 by 11, ...
+        *[("client_fp", f"fp{i}", 100 - i, 12 - i) for i in range(12)],
+        # networks rank by exchanges, not accounts
+        ("asn", "64500", 10, 5),
+        ("asn", "64501", 90, 1),
+        ("country", "DE", 3, 3),
+        ("country", "FR", 3, 3),
+    ]
+    table = pa.table(
+        {
+            "cluster_id": ["c1"] * len(rows),
+            "kind": [r[0] for r in rows],
+            "value": [r[1] for r in rows],
+            "exchanges": [r[2] for r in rows],
+            "accounts": [r[3] for r in rows],
+        }
+    )
+    got = _infrastructure(table)
+    assert [r["client_fp"] for r in got["client_fingerprints"]] == [f"fp{i}" for i in range(10)]
+    assert [r["asn"] for r in got["asns"]] == [64501, 64500]  # numbers, by exchanges
+    assert got["traffic_countries"] == [  # a tie falls back to the value
+        {"country": "DE", "exchanges": 3},
+        {"country": "FR", "exchanges": 3},
+    ]
+    assert got["subnets"] == [] and got["user_agents"] == []
 
 
 def _without_tables(src: Path, dst: Path) -> Path:

@@ -90,7 +90,7 @@ def test_the_stored_window_equals_the_signals_computed_from_the_store(store: dg.
     assert stored.equals(direct)
 
 
-def test_signals_of_a_removed_part_are_not_read(store: dg.Store, tmp_path: Path) -> None:
+def test_signals_of_a_removed_part_are_removed(store: dg.Store, tmp_path: Path) -> None:
     settings = dg.load_settings(db=Path(store.path), progress=False)
     dg.ingest_files([tmp_path / "second.parquet"], "native", store, settings)
     files = ensure_signals(store, None)
@@ -99,7 +99,7 @@ def test_signals_of_a_removed_part_are_not_read(store: dg.Store, tmp_path: Path)
     total = store.count(Kind.EXCHANGES)
     gone.unlink()
     kept = ensure_signals(store, None)
-    assert files[0] not in kept and files[0].exists()
+    assert files[0] not in kept and not files[0].exists()
     sql, params = signals_relation(kept, None, None)
     assert store.query(f"SELECT count(*) AS n FROM ({sql})", params)["n"][0].as_py() == total - lost
 

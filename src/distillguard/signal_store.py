@@ -6,7 +6,8 @@ computed once and kept in ``<db>.data/signals/<version>/<part name>``; scans and
 rounds then read them and aggregate. ``version`` is a hash of the signal SQL itself (every
 detector's patterns, the fingerprint rules and the institutional-network rule): change any of
 them and the signals are recomputed on the next ingest or scan; another version's files are
-removed once unused for a day. Signal parts of exchange parts that no longer exist are never read.
+removed once unused for a day, and the signals of an exchange part that no longer exists are
+removed.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ def ensure_signals(
             shutil.rmtree(stale, ignore_errors=True)
     folder.touch()
     parts = store.parts(Kind.EXCHANGES)
+    names = {part.name for part in parts}
+    for orphan in folder.glob("part-*.parquet"):
+        if orphan.name not in names:  # its exchange part was removed
+            orphan.unlink(missing_ok=True)
     wanted = [(part, folder / part.name) for part in parts]
     todo = [(part, out) for part, out in wanted if not out.is_file()]
     for i, (part, out) in enumerate(todo, start=1):

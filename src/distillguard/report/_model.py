@@ -213,20 +213,21 @@ def _prompts(tables: CampaignTables, cluster_id: str, mode: str, limit: int) -> 
     return {"mode": mode, "examples": shown}
 
 
-_INFRA_NAMES = {
-    "asn": ("asns", "asn"),
-    "subnet": ("subnets", "subnet"),
-    "client_fp": ("client_fingerprints", "client_fp"),
-    "user_agent": ("user_agents", "user_agent"),
-    "country": ("traffic_countries", "country"),
+_INFRA_NAMES = {  # kind: (report key, field, rows shown)
+    "asn": ("asns", "asn", 15),
+    "subnet": ("subnets", "subnet", 15),
+    "client_fp": ("client_fingerprints", "client_fp", 10),
+    "user_agent": ("user_agents", "user_agent", 10),
+    "country": ("traffic_countries", "country", 10),
 }
 
 
 def _infrastructure(table: pa.Table) -> dict[str, list[dict[str, Any]]]:
     """The campaign's infrastructure tables, the most shared first."""
-    out: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in _INFRA_NAMES.values()}
-    for kind, (name, field) in _INFRA_NAMES.items():
-        rows = [r for r in table.to_pylist() if r["kind"] == kind]
+    out: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in _INFRA_NAMES.values()}
+    every = table.to_pylist()
+    for kind, (name, field, shown) in _INFRA_NAMES.items():
+        rows = [r for r in every if r["kind"] == kind]
         by_accounts = kind not in ("asn", "country")
         rows.sort(
             key=lambda r: (
@@ -235,7 +236,7 @@ def _infrastructure(table: pa.Table) -> dict[str, list[dict[str, Any]]]:
                 r["value"],
             )
         )
-        for r in rows:
+        for r in rows[:shown]:
             value: Any = int(r["value"]) if kind == "asn" else r["value"]
             row = {field: value, "exchanges": r["exchanges"]}
             if kind != "country":
