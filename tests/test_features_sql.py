@@ -232,3 +232,19 @@ def test_link_tokens_of_habits_only(rows: dict[str, dict[str, Any]]) -> None:
     assert ("A", "email_stem", "dev.@mail.test") in got
     # a disposable address is evidence about the account, not a link to others
     assert not any(a == "B" and k == "email_stem" for a, k, _ in got)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_ties_in_habits_and_places_do_not_depend_on_row_order(reverse: bool) -> None:
+    # account T: system prompts 3 and 8 twice each, France and Belgium twice each, ASNs 7 and 4
+    rows = [
+        _exchange(f"t{i}", "T", f"2026-05-01 1{i}:00", "m1", system_fp=fp, country=c, asn=asn)
+        for i, (fp, c, asn) in enumerate([(3, "FR", 7), (8, "BE", 4), (3, "FR", 7), (8, "BE", 4)])
+    ]
+    con = duckdb.connect()
+    con.register("sig", pa.Table.from_pylist(rows[::-1] if reverse else rows))
+    got = con.sql(account_features_sql("sig", accounts=None)).to_arrow_table().to_pylist()[0]
+    con.close()
+    # the larger value among equally used habits; the first in order among equally used places
+    assert (got["main_system_fp"], got["main_system_n"]) == ("8", 2)
+    assert (got["main_country"], got["main_asn"]) == ("BE", 4)

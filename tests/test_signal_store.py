@@ -110,3 +110,21 @@ def test_a_part_of_an_earlier_contract_gets_null_columns(store: dg.Store) -> Non
     pq.write_table(table.drop_columns(["reasoning", "end_user"]), part)
     files = ensure_signals(store, None)
     assert pq.read_metadata(files[0]).num_rows == table.num_rows
+
+
+def test_a_store_whose_signals_cannot_be_kept_is_scanned_all_the_same(
+    store: dg.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distillguard import scan as scan_module
+    from distillguard.rules import load_rules
+
+    kept = scan_module.scan(store, load_rules(), tmp_path / "kept")
+
+    def refuse(*_args: object, **_kw: object) -> list[Path]:
+        raise PermissionError(13, "Permission denied", str(store.data_dir / "signals"))
+
+    monkeypatch.setattr(scan_module, "ensure_signals", refuse)
+    said: list[str] = []
+    slow = scan_module.scan(store, load_rules(), tmp_path / "slow", progress=said.append)
+    assert any("signals not kept" in m for m in said)
+    assert slow.accounts.equals(kept.accounts) and slow.clusters.equals(kept.clusters)

@@ -161,7 +161,7 @@ def _identity(store: Store, attrs: pa.Table, clusters: Clusters) -> dict[str, di
                   list(DISTINCT a.email_domain) FILTER (WHERE a.email_domain IS NOT NULL) AS email_domains,
                   list(DISTINCT a.billing_country) FILTER (WHERE a.billing_country IS NOT NULL) AS billing_countries,
                   list(DISTINCT a.program) FILTER (WHERE a.program IS NOT NULL) AS programs,
-                  mode(a.main_country) AS main_country
+                  mode(a.main_country ORDER BY a.main_country) AS main_country
            FROM _attrs a JOIN _map m USING (account_id) GROUP BY 1""",
         _attrs=attrs.select(
             ["account_id", "org_id", "email_domain", "billing_country", "program", "main_country"]

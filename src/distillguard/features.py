@@ -225,7 +225,8 @@ def account_features_sql(
         else "LEFT JOIN (SELECT NULL::VARCHAR AS account_id, NULL::TIMESTAMPTZ AS created_at WHERE false) acc ON false"
     )
     habit = ",\n    ".join(
-        f"arg_max(v, c) FILTER (WHERE k = {i}) AS main_{name}_fp, "
+        # ties broken by the value: the same habit whatever order the rows arrive in
+        f"arg_max(v, (c, v)) FILTER (WHERE k = {i}) AS main_{name}_fp, "
         f"max(c) FILTER (WHERE k = {i}) AS main_{name}_n"
         for i, name in enumerate(("system", "tools", "params", "client"))
     )
@@ -320,8 +321,8 @@ base AS (
     count(DISTINCT s.ip) AS ips,
     count(DISTINCT s.asn) AS asns,
     count(DISTINCT s.client_fp) AS client_fps,
-    mode(s.country) AS main_country,
-    mode(s.asn) AS main_asn
+    mode(s.country ORDER BY s.country) AS main_country,  -- ties: the first in order
+    mode(s.asn ORDER BY s.asn) AS main_asn
   FROM s {created}
   GROUP BY s.account_id
 )

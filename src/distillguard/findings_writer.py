@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from distillguard._files import write_text
@@ -172,9 +171,8 @@ def account_findings(
         out["campaign_exchanges"].append(n)
         out["allowlisted"].append(account in allowlisted)
         out["reasons"].append(json.dumps(why))
-    table = pa.table(out)
-    order = np.argsort(-np.array(out["risk"]), kind="stable")
-    return table.take(pa.array(order))
+    # highest risk first, ties by account id: the same order whatever order the rows came in
+    return pa.table(out).sort_by([("risk", "descending"), ("account_id", "ascending")])
 
 
 def write_findings_json(

@@ -125,8 +125,14 @@ def scan(
         )
     signals_path = out_dir / "exchange_signals.parquet"
     done = step("signals")
-    # computed once per store part and kept (signal_store); this scan reads its window
-    stored = ensure_signals(store, rules.institutional)
+    # computed once per store part and kept (signal_store); this scan reads its window. A
+    # store whose data directory this user cannot write (an analyst's read-only copy) is
+    # scanned the slow way: every signal computed here, nothing kept
+    try:
+        stored = ensure_signals(store, rules.institutional)
+    except OSError as exc:
+        say(f"signals not kept ({exc}): computing them for this scan only")
+        stored = []
     if stored:
         sql, params = signals_relation(stored, since, until)
     else:
