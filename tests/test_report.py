@@ -281,3 +281,14 @@ def test_the_findings_window_becomes_safe_sql(campaigns: Campaigns, tmp_path: Pa
     found.window = {"since": "2026-05-01'; DROP TABLE accounts; --", "until": None}
     with pytest.raises(dg.InputError, match="not a timestamp"):
         found.window_condition()
+
+
+def test_report_files_are_owner_only(written: tuple[dict, Path]) -> None:
+    """Reports hold redacted prompts and a campaign's infrastructure."""
+    import stat
+
+    _, out = written
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert {"report.html", "report.json", "report.pdf"} <= {p.name for p in files}
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from distillguard._files import write_private, write_text
 from distillguard.config import Settings
 from distillguard.findings import Findings
 from distillguard.report._charts import all_charts
@@ -49,13 +50,12 @@ def write_report(
     """Write ``report.html``, ``report.pdf`` (unless ``report.pdf`` is off), ``report.json``
     and the chart images under ``out``."""
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     report = build(store, findings, cluster_id, settings)
     charts = all_charts(report, out_dir, settings.report.graph_nodes)
     html = out_dir / "report.html"
-    html.write_text(
-        _env().get_template("report.html.j2").render(r=report, charts=charts), encoding="utf-8"
-    )
+    # reports hold (redacted) prompts and campaign infrastructure: owner-only files
+    write_text(html, _env().get_template("report.html.j2").render(r=report, charts=charts))
     json_path = out_dir / "report.json"
     write_json(report, json_path)
     pdf: Path | None = None
@@ -63,7 +63,7 @@ def write_report(
         from distillguard.report._pdf import write_pdf
 
         pdf = out_dir / "report.pdf"
-        write_pdf(report, charts, out_dir, pdf)
+        write_private(pdf, lambda tmp: write_pdf(report, charts, out_dir, tmp))
     return ReportFiles(cluster_id, html, pdf, json_path, report)
 
 
@@ -84,7 +84,7 @@ def write_index(
     import json
 
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     chosen = [
         c
         for c in findings.all_clusters()
@@ -119,7 +119,8 @@ def write_index(
         "since": since.isoformat() if since else findings.window.get("since"),
         "until": until.isoformat() if until else findings.window.get("until"),
     }
-    index.write_text(
+    write_text(
+        index,
         _env()
         .get_template("index.html.j2")
         .render(
@@ -128,10 +129,8 @@ def write_index(
             organisation=settings.report.organisation,
             verdicts=verdicts,
         ),
-        encoding="utf-8",
     )
-    (out_dir / "index.json").write_text(
-        json.dumps({"window": window, "campaigns": rows}, indent=1) + "\n",
-        encoding="utf-8",
+    write_text(
+        out_dir / "index.json", json.dumps({"window": window, "campaigns": rows}, indent=1) + "\n"
     )
     return index, written

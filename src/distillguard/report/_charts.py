@@ -48,6 +48,7 @@ def _save(fig: Any, path: Path) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=150, metadata={"Software": "distillguard"})
     _plt().close(fig)
+    path.chmod(0o600)  # beside the report it belongs to: owner-only
     return path.name
 
 
@@ -189,7 +190,7 @@ def graph(report: dict[str, Any], path: Path, max_nodes: int) -> str:
 
 def all_charts(report: dict[str, Any], out: Path, max_nodes: int) -> dict[str, str]:
     img = out / "img"
-    img.mkdir(parents=True, exist_ok=True)
+    img.mkdir(mode=0o700, parents=True, exist_ok=True)
     return {
         "daily": "img/" + daily(report, img / "daily.png"),
         "creations": "img/" + creations(report, img / "creations.png"),

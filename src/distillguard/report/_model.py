@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from distillguard import redaction
+from distillguard._files import write_text
 from distillguard.campaign_tables import PERSONAL_KINDS, CampaignTables
 from distillguard.config import Settings
 from distillguard.features import EMAIL_DOMAIN
@@ -375,4 +376,4 @@ def summary(report: dict[str, Any]) -> str:
 
 
 def write_json(report: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
