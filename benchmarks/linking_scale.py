@@ -125,7 +125,7 @@ def main() -> None:
     elapsed = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     index = {f"acct-{i:08d}": c for i, c in enumerate(campaign.tolist())}
-    clustered = [a for a in clusters.of_account]
+    clustered = list(clusters.of_account)
     attack_in = sum(index[a] >= 0 for a in clustered)
     print(f"link: {elapsed:.1f} s, peak RSS {peak:,.0f} MiB; {len(clusters.members):,} clusters, "
           f"{len(clustered):,} accounts clustered ({attack_in:,} of them campaign accounts, "

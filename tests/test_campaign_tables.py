@@ -101,7 +101,9 @@ def test_the_window_bounds_every_query(con: duckdb.DuckDBPyConnection) -> None:
 def test_infrastructure_ranks_and_counts(con: duckdb.DuckDBPyConnection) -> None:
     got = {
         (c, k, v): (n, a)
-        for c, k, v, n, a in con.sql(f"SELECT * FROM ({infra_sql('')})").fetchall()
+        for c, k, v, n, a in con.sql(
+            f"SELECT cluster_id, kind, value, exchanges, accounts FROM ({infra_sql('')})"
+        ).fetchall()
     }
     # c1: a has ASN 100 once, 200 twice; b has 300 three times
     assert got[("c1", "asn", "300")] == (3, 1)
@@ -152,6 +154,10 @@ def test_the_report_shows_the_most_shared_values_of_each_kind() -> None:
         ("country", "DE", 3, 3),
         ("country", "FR", 3, 3),
     ]
+    # ranks as infra_sql gives them (its own tests check that ranking), rows shuffled
+    ranks = [*range(1, 13), 2, 1, 1, 2]
+    order = list(range(len(rows)))[::-1]
+    rows, ranks = [rows[i] for i in order], [ranks[i] for i in order]
     table = pa.table(
         {
             "cluster_id": ["c1"] * len(rows),
@@ -159,6 +165,7 @@ def test_the_report_shows_the_most_shared_values_of_each_kind() -> None:
             "value": [r[1] for r in rows],
             "exchanges": [r[2] for r in rows],
             "accounts": [r[3] for r in rows],
+            "rank": ranks,
         }
     )
     got = _infrastructure(table)

@@ -87,7 +87,7 @@ def infra_sql(window: str) -> str:
                   ORDER BY CASE WHEN kind IN ({by_accounts}) THEN accounts ELSE exchanges END DESC,
                            exchanges DESC, value) AS rank
               FROM g)
-        SELECT cluster_id, kind, value, exchanges, accounts FROM r WHERE rank <= {INFRA_ROWS}"""
+        SELECT cluster_id, kind, value, exchanges, accounts, rank FROM r WHERE rank <= {INFRA_ROWS}"""
 
 
 def prompts_sql(window: str, examples: int, chars: int) -> str:
@@ -103,7 +103,7 @@ def prompts_sql(window: str, examples: int, chars: int) -> str:
               FROM p GROUP BY cluster_id, opening),
         r AS (SELECT *, row_number() OVER (
                   PARTITION BY cluster_id ORDER BY exchanges DESC, opening) AS rank FROM g)
-        SELECT cluster_id, text, exchanges FROM r WHERE rank <= {int(examples)}"""
+        SELECT cluster_id, text, exchanges, rank FROM r WHERE rank <= {int(examples)}"""
 
 
 def models_sql(window: str) -> str:
@@ -196,8 +196,8 @@ def write_campaign_tables(
     them into the findings directory."""
     window = findings.window_condition("e.ts")
     accounts = findings.accounts
-    clustered = accounts.filter(pc.is_valid(accounts["cluster_id"]))
-    clustered = clustered.select(["account_id", "cluster_id"])
+    in_campaigns = accounts.filter(pc.is_valid(accounts["cluster_id"]))
+    clustered = in_campaigns.select(["account_id", "cluster_id"])
     out = findings.path
     remove_campaign_tables(out)
     write_parquet(CampaignTables(findings, store, report, key).flagged_daily(), out / DAILY)
@@ -206,8 +206,16 @@ def write_campaign_tables(
     if report.prompts != "off" and report.prompt_examples:
         sql = prompts_sql(window, report.prompt_examples, report.prompt_chars * 4)
         write_parquet(store.query_with(sql, _members=clustered), out / PROMPTS)
+    ranked = in_campaigns.sort_by([("risk", "descending"), ("account_id", "ascending")])
+    members: dict[str, list[str]] = {}  # each campaign's members, highest risk first
+    for cluster_id, account_id in zip(
+        ranked["cluster_id"].to_pylist(), ranked["account_id"].to_pylist(), strict=True
+    ):
+        members.setdefault(cluster_id, []).append(account_id)
     wanted_by = {
-        c["cluster_id"]: _drawn_and_wanted(findings, c, report.graph_nodes)
+        c["cluster_id"]: _drawn_and_wanted(
+            findings, c, report.graph_nodes, members.get(c["cluster_id"], [])
+        )
         for c in findings.all_clusters()
     }
     write_parquet(_edges(store, out / "exchange_signals.parquet", wanted_by, key), out / GRAPH)
@@ -277,24 +285,25 @@ class CampaignTables:
         return self._query(daily_sql(self.window), cluster_id)
 
     def infra(self, cluster_id: str) -> pa.Table:
-        """``(cluster_id, kind, value, exchanges, accounts)``, the most shared first."""
+        """``(cluster_id, kind, value, exchanges, accounts, rank)`` by kind, the most shared
+        first (``rank`` 1)."""
         table = self._file(INFRA)
         found = (
             self._one(table, cluster_id)
             if table is not None
             else self._query(infra_sql(self.window), cluster_id)
         )
-        return found.sort_by([("kind", "ascending")])
+        return found.sort_by([("kind", "ascending"), ("rank", "ascending")])
 
     def prompts(self, cluster_id: str) -> pa.Table:
-        """``(cluster_id, text, exchanges)``, the most repeated first (clipped raw text; the
-        caller redacts)."""
+        """``(cluster_id, text, exchanges, rank)``, the most repeated first (clipped raw text;
+        the caller redacts)."""
         cfg = self.report
         table = self._file(PROMPTS)
         if table is None:
             sql = prompts_sql(self.window, cfg.prompt_examples, cfg.prompt_chars * 4)
             table = self._query(sql, cluster_id)
-        found = self._one(table, cluster_id).sort_by([("exchanges", "descending")])
+        found = self._one(table, cluster_id).sort_by([("rank", "ascending")])
         return found.slice(0, cfg.prompt_examples)
 
     def models(self) -> pa.Table:

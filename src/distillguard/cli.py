@@ -13,7 +13,14 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from distillguard._extras import require
@@ -62,7 +69,7 @@ def _progress(
     enabled = settings.progress and err.is_terminal
     cols: list[Any] = [TextColumn("{task.description}"), BarColumn()]
     cols += (
-        [DownloadColumn()] if bytes_ else [TextColumn("{task.completed:,.0f}/{task.total:,.0f}")]
+        [DownloadColumn()] if bytes_ else [MofNCompleteColumn()]  # "?" while the total is unknown
     )
     cols.append(TimeRemainingColumn())
     with Progress(*cols, console=err, disable=not enabled, transient=True) as bar:
@@ -115,24 +122,18 @@ def ingest(
     """Ingest exchange, account or truth files into the store (idempotent; rejects beside the store)."""
     settings = _settings(config, db=db)
     started = time.perf_counter()
-    with _open(settings) as store, _progress(settings, "ingest", bytes_=True) as hook:
-        report = ingest_files(
-            files,
-            fmt,
-            store,
-            settings,
-            progress=lambda path, done, total: hook(done, total),
-            account=account,
-        )
-    if signals:
-        # per-exchange signals of the new parts, computed now so scans only aggregate
-        from distillguard.rules import load_rules
-        from distillguard.signal_store import ensure_signals
-
-        signal_started = time.perf_counter()
-        with _open(settings) as store, _progress(settings, "signals", bytes_=False) as hook:
-            ensure_signals(store, load_rules(rules_file).institutional, progress=hook)
-        signal_s = time.perf_counter() - signal_started
+    with _open(settings) as store:
+        with _progress(settings, "ingest", bytes_=True) as hook:
+            report = ingest_files(
+                files,
+                fmt,
+                store,
+                settings,
+                progress=lambda path, done, total: hook(done, total),
+                account=account,
+            )
+        # one progress bar at a time: the signals' follows the ingest's
+        signal_s = _ingest_signals(store, settings, rules_file) if signals else 0.0
     table = Table(title=f"ingested into {settings.db}")
     for col in (
         "file",
@@ -167,6 +168,17 @@ def ingest(
     if signals:
         out.print(f"signals of new exchange parts computed in {signal_s:.1f}s")
     out.print(f"done in {time.perf_counter() - started:.1f}s")
+
+
+def _ingest_signals(store: Store, settings: Settings, rules_file: Path | None) -> float:
+    """Compute the new parts' per-exchange signals now, so scans only aggregate; seconds."""
+    from distillguard.rules import load_rules
+    from distillguard.signal_store import ensure_signals
+
+    started = time.perf_counter()
+    with _progress(settings, "signals", bytes_=False) as hook:
+        ensure_signals(store, load_rules(rules_file).institutional, progress=hook)
+    return time.perf_counter() - started
 
 
 @app.command(name="simulate")

@@ -224,19 +224,12 @@ _INFRA_NAMES = {  # kind: (report key, field, rows shown)
 
 
 def _infrastructure(table: pa.Table) -> dict[str, list[dict[str, Any]]]:
-    """The campaign's infrastructure tables, the most shared first."""
+    """The campaign's infrastructure tables in the campaign tables' rank order
+    (:func:`campaign_tables.infra_sql` ranks them), each cut to its length."""
     out: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in _INFRA_NAMES.values()}
-    every = table.to_pylist()
+    every = sorted(table.to_pylist(), key=lambda r: r["rank"])
     for kind, (name, field, shown) in _INFRA_NAMES.items():
         rows = [r for r in every if r["kind"] == kind]
-        by_accounts = kind not in ("asn", "country")
-        rows.sort(
-            key=lambda r: (
-                -(r["accounts"] if by_accounts else r["exchanges"]),
-                -r["exchanges"],
-                r["value"],
-            )
-        )
         for r in rows[:shown]:
             value: Any = int(r["value"]) if kind == "asn" else r["value"]
             row = {field: value, "exchanges": r["exchanges"]}
