@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest clean bench evaluate redis-server chromium fuzz
+.PHONY: demo test lint typecheck pytest clean bench evaluate redis-server chromium java fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,16 @@ chromium:
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: chromium not found; the console's browser tests will skip"; fi; }
 
-pytest: $(STAMP) redis-server chromium
+# the Spark engine's tests need a Java runtime (PySpark 4 runs on Java 17+): installed the
+# same way; elsewhere they skip (and fail on CI)
+java:
+	@command -v java >/dev/null 2>&1 || [ -n "$$JAVA_HOME" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing openjdk-17-jre-headless (Spark engine tests)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	  else echo "note: java not found; the Spark engine tests will skip"; fi; }
+
+pytest: $(STAMP) redis-server chromium java
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -79,7 +79,7 @@ def test_a_fine_tuned_model_first_seen_mid_window_is_not_a_release() -> None:
     for col in ("ip", "country", "client_fp", "user_agent"):
         sig = sig.append_column(col, pa.array([None] * 4, pa.string()))
     for col in ("head_fp", "tail_fp", "system_fp", "tools_fp", "params_fp", "prompt_fp"):
-        sig = sig.append_column(col, pa.array([1] * 4, pa.uint64()))
+        sig = sig.append_column(col, pa.array([1] * 4, pa.int64()))
     con.register("sig", sig)
     con.register("_releases", cat.releases())
     out = {

@@ -112,8 +112,8 @@ def test_signup_bursts_become_weak_tokens_that_never_link_alone() -> None:
 
     con = duckdb.connect()
     con.execute(
-        "CREATE TABLE sig AS SELECT 'a' || i AS account_id, NULL::UBIGINT AS head_fp,"
-        " NULL::UBIGINT AS tail_fp, NULL::VARCHAR AS ip, NULL::INT AS asn, TIMESTAMP '2026-05-01' AS ts"
+        "CREATE TABLE sig AS SELECT 'a' || i AS account_id, NULL::BIGINT AS head_fp,"
+        " NULL::BIGINT AS tail_fp, NULL::VARCHAR AS ip, NULL::INT AS asn, TIMESTAMP '2026-05-01' AS ts"
         " FROM range(6) t(i)"
     )
     con.execute(
@@ -131,11 +131,11 @@ def test_signup_bursts_become_weak_tokens_that_never_link_alone() -> None:
     rows = con.sql(link_tokens_sql("sig", "attrs")).fetchall()
     signup = sorted((a, t) for a, k, t in rows if k == "signup")
     assert signup == [
-        ("a0", "2026-04-30T03:00"),
-        ("a1", "2026-04-30T03:00"),
-        ("a2", "2026-04-30T03:00"),
-        ("a3", "2026-04-30T03:00"),
-        ("a4", "2026-01-02T10:00"),
+        ("a0", "2026-04-30 03:00"),
+        ("a1", "2026-04-30 03:00"),
+        ("a2", "2026-04-30 03:00"),
+        ("a3", "2026-04-30 03:00"),
+        ("a4", "2026-01-02 10:00"),
     ]  # a5 has no creation time: no token
     risk = {a: 0.5 for a, _ in signup}
     assert link(tokens([(a, "signup", t) for a, t in signup]), risk, RULES.linking).members == {}

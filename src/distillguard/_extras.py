@@ -11,7 +11,9 @@ store. The rest:
 - ``[evaluate]``: the baselines ``evaluate`` runs beside the findings (scikit-learn's isolation
   forest; tokenizers and safetensors for the MiniLM embedding baselines);
 - ``[console]``: the analyst console (the gateway's and the report's stacks, plus Jinja2,
-  itsdangerous for signed sessions, python-multipart for forms, httpx for the admin API).
+  itsdangerous for signed sessions, python-multipart for forms, httpx for the admin API);
+- ``[spark]``: ``scan --engine spark`` (PySpark, which needs a Java 17+ runtime, and sqlglot
+  to translate the pipeline's SQL).
 
 ``make demo`` and ``make test`` install all of them.
 """
@@ -30,6 +32,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "evaluate": ("sklearn", "tokenizers", "safetensors"),
     "console": ("fastapi", "uvicorn", "jinja2", "itsdangerous", "multipart", "httpx",
                 "matplotlib"),
+    "spark": ("pyspark", "sqlglot"),
 }  # fmt: skip
 
 

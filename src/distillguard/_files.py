@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,3 +35,25 @@ def write_parquet(table: pa.Table, path: Path) -> None:
 def write_text(path: Path, text: str) -> None:
     """Write UTF-8 text to an owner-only file."""
     write_private(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def make_private(path: Path) -> None:
+    """Make a file, or a directory and everything in it, owner-only (``0600`` files, ``0700``
+    directories): for output another process wrote (a Spark dataset)."""
+    if path.is_dir():
+        path.chmod(0o700)
+        for root, dirs, files in os.walk(path):
+            for name in dirs:
+                (Path(root) / name).chmod(0o700)
+            for name in files:
+                (Path(root) / name).chmod(0o600)
+    elif path.exists():
+        path.chmod(0o600)
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file or a directory tree, if there is one."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)

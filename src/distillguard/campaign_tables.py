@@ -20,10 +20,10 @@ import pyarrow.parquet as pq
 
 from distillguard._files import write_parquet
 from distillguard.config import ReportSettings
+from distillguard.engine import Executor
 from distillguard.features import EMAIL_DOMAIN
 from distillguard.findings import Findings
 from distillguard.pseudonym import pseudonym
-from distillguard.store import Store
 
 DAILY = "account_daily.parquet"
 INFRA = "campaign_infra.parquet"
@@ -66,7 +66,8 @@ def daily_sql(window: str) -> str:
     return f"""SELECT account_id, cluster_id, CAST(date_trunc('day', ts) AS DATE) AS date, model,
                       count(*) AS exchanges
                FROM ({_members_ex("e.account_id, e.ts, e.model", window)}) x
-               GROUP BY account_id, cluster_id, CAST(date_trunc('day', ts) AS DATE), model"""
+               GROUP BY account_id, cluster_id, CAST(date_trunc('day', ts) AS DATE), model
+               ORDER BY account_id, date, model"""
 
 
 def infra_sql(window: str) -> str:
@@ -87,7 +88,8 @@ def infra_sql(window: str) -> str:
                   ORDER BY CASE WHEN kind IN ({by_accounts}) THEN accounts ELSE exchanges END DESC,
                            exchanges DESC, value) AS rank
               FROM g)
-        SELECT cluster_id, kind, value, exchanges, accounts, rank FROM r WHERE rank <= {INFRA_ROWS}"""
+        SELECT cluster_id, kind, value, exchanges, accounts, rank FROM r WHERE rank <= {INFRA_ROWS}
+        ORDER BY cluster_id, kind, rank"""
 
 
 def prompts_sql(window: str, examples: int, chars: int) -> str:
@@ -103,21 +105,21 @@ def prompts_sql(window: str, examples: int, chars: int) -> str:
               FROM p GROUP BY cluster_id, opening),
         r AS (SELECT *, row_number() OVER (
                   PARTITION BY cluster_id ORDER BY exchanges DESC, opening) AS rank FROM g)
-        SELECT cluster_id, text, exchanges, rank FROM r WHERE rank <= {int(examples)}"""
+        SELECT cluster_id, text, exchanges, rank FROM r WHERE rank <= {int(examples)}
+        ORDER BY cluster_id, rank"""
 
 
 def models_sql(window: str) -> str:
     """Each model's first exchange and traffic in the window."""
     return (
         "SELECT model, min(ts) AS first_seen, count(*) AS exchanges FROM exchanges e "
-        f"WHERE true{window} GROUP BY model"
+        f"WHERE true{window} GROUP BY model ORDER BY model"
     )
 
 
-def graph_sql(signals: Path) -> str:
+def graph_sql(src: str) -> str:
     """Which of ``_drawn``'s accounts hold which linking tokens, from the per-exchange
-    signals and the accounts table."""
-    src = "read_parquet('" + str(signals).replace("'", "''") + "')"
+    signals (the relation ``src``) and the accounts table."""
     return rf"""WITH s AS (SELECT * FROM {src} WHERE account_id IN (SELECT account_id FROM _drawn))
         SELECT DISTINCT account_id, 'client_fp' AS kind, client_fp AS token FROM s WHERE client_fp IS NOT NULL
         UNION SELECT DISTINCT account_id, 'asn', CAST(asn AS VARCHAR) FROM s WHERE asn IS NOT NULL
@@ -158,7 +160,7 @@ def _drawn_and_wanted(
 
 
 def _edges(
-    store: Store,
+    store: Executor,
     signals: Path,
     wanted_by: dict[str, tuple[list[str], set[tuple[str, str]]]],
     key: bytes,
@@ -167,9 +169,10 @@ def _edges(
     it holds, personal tokens pseudonymised."""
     drawn = sorted({a for d, w in wanted_by.values() if w for a in d})
     out: dict[str, list[str]] = {"cluster_id": [], "account_id": [], "kind": [], "token": []}
-    if drawn and signals.is_file():
+    if drawn and signals.exists():
         rows = store.query_with(
-            graph_sql(signals), _drawn=pa.table({"account_id": pa.array(drawn, pa.string())})
+            graph_sql(store.parquet(signals)),
+            _drawn=pa.table({"account_id": pa.array(drawn, pa.string())}),
         ).to_pylist()
         held: dict[str, set[tuple[str, str]]] = {}
         for r in rows:
@@ -190,7 +193,7 @@ def _edges(
 
 
 def write_campaign_tables(
-    store: Store, findings: Findings, report: ReportSettings, key: bytes
+    store: Executor, findings: Findings, report: ReportSettings, key: bytes
 ) -> None:
     """Compute every campaign's tables (and every flagged account's daily traffic) and write
     them into the findings directory."""
@@ -235,7 +238,7 @@ class CampaignTables:
     def __init__(
         self,
         findings: Findings,
-        store: Store,
+        store: Executor,
         report: ReportSettings,
         key: bytes,
         cache: dict[str, pa.Table | None] | None = None,

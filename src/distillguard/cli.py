@@ -3,6 +3,7 @@ library, print. Every :class:`DistillguardError` becomes a one-line message and 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -243,6 +245,31 @@ def scan_cmd(
             "only catalogued releases count as releases.",
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Where the exchange-level stages run: duckdb (the store) or spark "
+            "(docs/scale.md).",
+        ),
+    ] = "duckdb",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master for --engine spark [default: spark.master, local[*]]."),
+    ] = None,
+    exchanges: Annotated[
+        str | None,
+        typer.Option(
+            help="--engine spark: exchange Parquet to read, a path or URI (s3a://…) "
+            "[default: the store's exchange parts].",
+        ),
+    ] = None,
+    accounts: Annotated[
+        str | None,
+        typer.Option(
+            help="--engine spark: account Parquet (contract columns), a path or URI "
+            "[default: the store's accounts].",
+        ),
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -252,28 +279,74 @@ def scan_cmd(
     from distillguard.rules import load_rules
     from distillguard.scan import scan
 
+    if engine not in ("duckdb", "spark"):
+        raise typer.BadParameter(f"must be duckdb or spark, not {engine!r}", param_hint="--engine")
+    if engine == "duckdb" and (spark_master or exchanges or accounts):
+        raise typer.BadParameter(
+            "--spark-master, --exchanges and --accounts need --engine spark", param_hint="--engine"
+        )
     settings = _settings(config, db=db, models=models)
     rules = load_rules(rules_file)
     catalogue = load_catalogue(settings.models)
     labels = read_labels(labels_file) if labels_file else None
     started = time.perf_counter()
-    with _open(settings, read_only=True) as store:
-        result = scan(
-            store,
-            rules,
-            out_dir,
-            since=_parse_time(since, "--since"),
-            until=_parse_time(until, "--until"),
-            labels=labels,
-            catalogue=catalogue,
-            progress=lambda step: err.print(f"[dim]· {step}[/]") if settings.progress else None,
-            report=settings.report,
-        )
+    options: dict[str, Any] = {
+        "since": _parse_time(since, "--since"),
+        "until": _parse_time(until, "--until"),
+        "labels": labels,
+        "catalogue": catalogue,
+        "progress": lambda step: err.print(f"[dim]· {step}[/]") if settings.progress else None,
+        "report": settings.report,
+    }
+    if engine == "spark":
+        result = _scan_spark(settings, rules, out_dir, spark_master, exchanges, accounts, options)
+    else:
+        with _open(settings, read_only=True) as store:
+            result = scan(store, rules, out_dir, **options)
     _print_findings(result)
     out.print(
         f"findings in {out_dir} · {time.perf_counter() - started:.1f}s "
         f"({', '.join(f'{k} {v:.1f}s' for k, v in result.timings.items())})"
     )
+
+
+def _scan_spark(
+    settings: Settings,
+    rules: Any,
+    out_dir: Path,
+    master: str | None,
+    exchanges: str | None,
+    accounts: str | None,
+    options: dict[str, Any],
+) -> Any:
+    """``scan --engine spark``: Spark reads the exchanges (and, with ``--accounts``, the
+    accounts); the account-level work runs here in DuckDB, in the store or, with
+    ``--accounts``, in memory over the accounts Spark read."""
+    from distillguard.scan import scan
+    from distillguard.schema import Kind
+    from distillguard.spark import SparkExecutor
+
+    if exchanges is None and not Path(settings.db).exists():
+        raise ConfigError(f"{settings.db}: no store here: give --exchanges (and --accounts)")
+    with contextlib.ExitStack() as stack:
+        if accounts is None:
+            store = stack.enter_context(_open(settings, read_only=True))
+            account_rows: pa.Table | str = store.query("SELECT * FROM accounts")
+        else:
+            store = stack.enter_context(Store.open(":memory:", threads=settings.threads))
+            account_rows = accounts
+        source = exchanges or str(store.data_dir / Kind.EXCHANGES.value)
+        spark = stack.enter_context(
+            SparkExecutor.open(
+                source,
+                account_rows,
+                master=master or settings.spark.master,
+                conf=settings.spark.conf,
+            )
+        )
+        if accounts is not None:  # the accounts Spark read, for the account-level work
+            store.load_table(Kind.ACCOUNTS, spark.query("SELECT * FROM accounts"))
+        return scan(store, rules, out_dir, engine=spark, **options)
 
 
 @app.command(name="evaluate")

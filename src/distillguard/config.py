@@ -109,6 +109,19 @@ class ConsoleSettings(BaseModel):
     )
 
 
+class SparkSettings(BaseModel):
+    """``scan --engine spark``: where Spark runs and how (docs/scale.md)."""
+
+    master: str = Field(
+        "local[*]", description="Spark master: local[N], spark://host:7077, yarn, k8s://…"
+    )
+    conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Spark settings (spark.driver.memory, spark.executor.instances, "
+        "spark.hadoop.fs.s3a.*, spark.jars.packages, …), over distillguard's defaults",
+    )
+
+
 class Settings(BaseSettings):
     """Everything distillguard can be told. Create with :func:`load_settings`."""
 
@@ -130,6 +143,7 @@ class Settings(BaseSettings):
     report: ReportSettings = Field(default_factory=ReportSettings)
     intel: IntelSettings = Field(default_factory=IntelSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
 
     @field_validator("memory_limit")
     @classmethod

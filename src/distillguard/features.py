@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from distillguard.engine import fingerprint
 from distillguard.rules import Institutional
 from distillguard.schema import UNAUTHENTICATED
 from distillguard.signals.detectors import EXCHANGE_DETECTORS, PatternDetector
@@ -60,6 +61,10 @@ SIGNAL_COUNTS = {
 """Text signal → the stem of its account columns (``trace_n``, ``trace_share``)."""
 
 HOURS = tuple(f"h{h:02d}" for h in range(24))
+
+HABITS = ("system", "tools", "params", "client")
+HABIT_COLUMNS = tuple(c for name in HABITS for c in (f"main_{name}_fp", f"main_{name}_n"))
+"""Each account's most used system prompt, tool set, parameter set and client, and its uses."""
 
 COUNTS = (
     "exchanges",
@@ -188,16 +193,25 @@ SELECT request_id, account_id, ts, model, endpoint, status,
   n_tools > 0 AS agentic,
   regexp_matches(left(prompt, 500), '{NON_LATIN}') AS non_latin,
   ({inst}) AS institutional,
-  hash(left({_normalise(f"left(prompt, {2 * TEMPLATE_HEAD})")}, {TEMPLATE_HEAD})) AS head_fp,
-  hash(right({_normalise(f"right(prompt, {2 * TEMPLATE_TAIL})")}, {TEMPLATE_TAIL})) AS tail_fp,
-  CASE WHEN system IS NULL OR system = '' THEN NULL ELSE hash(system) END AS system_fp,
-  CASE WHEN tools IS NULL OR tools = '' THEN NULL ELSE hash(tools) END AS tools_fp,
-  hash(coalesce(temperature::VARCHAR, '-'), coalesce(max_tokens::VARCHAR, '-'), thinking) AS params_fp,
-  hash(prompt) AS prompt_fp,
+  {fingerprint(f"left({_normalise(f'left(coalesce(prompt, {_E}), {2 * TEMPLATE_HEAD})')}, {TEMPLATE_HEAD})")} AS head_fp,
+  {fingerprint(f"right({_normalise(f'right(coalesce(prompt, {_E}), {2 * TEMPLATE_TAIL})')}, {TEMPLATE_TAIL})")} AS tail_fp,
+  CASE WHEN system IS NULL OR system = '' THEN NULL ELSE {fingerprint("system")} END AS system_fp,
+  CASE WHEN tools IS NULL OR tools = '' THEN NULL ELSE {fingerprint("tools")} END AS tools_fp,
+  {fingerprint(_PARAMS)} AS params_fp,
+  {fingerprint("prompt")} AS prompt_fp,
   length(prompt) AS prompt_chars,
-  CASE WHEN hash(request_id) % {SAMPLE_EVERY} = 0 THEN left(prompt, {SAMPLE_CHARS}) END AS text_sample
+  CASE WHEN {fingerprint("request_id")} % {SAMPLE_EVERY} = 0 THEN left(prompt, {SAMPLE_CHARS}) END AS text_sample
 FROM e2"""
     return sql, params
+
+
+_E = "''"
+_PARAMS = (
+    "concat_ws('|', coalesce(CAST(CAST(round(temperature * 1000) AS BIGINT) AS VARCHAR), '-'), "
+    "coalesce(CAST(max_tokens AS VARCHAR), '-'), coalesce(CAST(thinking AS VARCHAR), '-'))"
+)
+"""An exchange's sampling parameters as text (temperature in thousandths, so that the text
+is the same on every engine)."""
 
 
 def _count(condition: str, name: str) -> str:
@@ -216,7 +230,8 @@ def account_features_sql(
         _count(f"s.{sig}", f"{stem}_n") for sig, stem in SIGNAL_COUNTS.items()
     )
     hours = ",\n  ".join(
-        f"coalesce(sum(c) FILTER (WHERE h = {h}), 0) AS {name}" for h, name in enumerate(HOURS)
+        f"CAST(coalesce(sum(c) FILTER (WHERE h = {h}), 0) AS BIGINT) AS {name}"
+        for h, name in enumerate(HOURS)
     )
     shares = ",\n  ".join(f"{count} / exchanges AS {share}" for share, count in SHARES.items())
     created = (
@@ -228,7 +243,7 @@ def account_features_sql(
         # ties broken by the value: the same habit whatever order the rows arrive in
         f"arg_max(v, (c, v)) FILTER (WHERE k = {i}) AS main_{name}_fp, "
         f"max(c) FILTER (WHERE k = {i}) AS main_{name}_n"
-        for i, name in enumerate(("system", "tools", "params", "client"))
+        for i, name in enumerate(HABITS)
     )
     return f"""
 WITH s AS NOT MATERIALIZED (SELECT * FROM {signals}),
@@ -286,12 +301,13 @@ hours AS (
   FROM (SELECT account_id, hour(ts) AS h, count(*) AS c FROM s GROUP BY ALL) GROUP BY account_id
 ),
 days AS (
-  SELECT account_id, count(*) AS active_days, list(d ORDER BY d) AS days
-  FROM (SELECT DISTINCT account_id, floor(epoch(ts) / 86400)::BIGINT AS d FROM s) GROUP BY account_id
+  SELECT account_id, count(*) AS active_days, list_sort(list(d)) AS days
+  FROM (SELECT DISTINCT account_id, epoch_us(ts) // 86400000000 AS d FROM s) GROUP BY account_id
 ),
 gaps AS (
   SELECT account_id, stddev_pop(g) / nullif(avg(g), 0) AS gap_cv, median(g) AS gap_median_s
-  FROM (SELECT account_id, epoch(ts) - lag(epoch(ts)) OVER (PARTITION BY account_id ORDER BY ts) AS g FROM s)
+  FROM (SELECT account_id,  -- whole microseconds: exact on every engine
+          (epoch_us(ts) - lag(epoch_us(ts)) OVER (PARTITION BY account_id ORDER BY ts)) / 1e6 AS g FROM s)
   WHERE g IS NOT NULL GROUP BY account_id
 ),
 base AS (
@@ -300,10 +316,10 @@ base AS (
     count(*) AS exchanges,
     min(s.ts) AS first_seen,
     max(s.ts) AS last_seen,
-    coalesce(sum(s.input_tokens), 0) AS input_tokens,
-    coalesce(sum(s.output_tokens), 0) AS output_tokens,
+    CAST(coalesce(sum(s.input_tokens), 0) AS BIGINT) AS input_tokens,
+    CAST(coalesce(sum(s.output_tokens), 0) AS BIGINT) AS output_tokens,
     avg(s.max_tokens) AS mean_max_tokens,
-    {_count("s.max_tokens >= (SELECT p90 FROM cap)", "high_cap_n")},
+    {_count("s.max_tokens >= cap.p90", "high_cap_n")},
     {_count("s.thinking", "thinking_n")},
     avg(s.n_messages) AS mean_messages,
     {_count("s.n_messages > 2", "multi_turn_n")},
@@ -323,13 +339,13 @@ base AS (
     count(DISTINCT s.client_fp) AS client_fps,
     mode(s.country ORDER BY s.country) AS main_country,  -- ties: the first in order
     mode(s.asn ORDER BY s.asn) AS main_asn
-  FROM s {created}
+  FROM s CROSS JOIN cap {created}
   GROUP BY s.account_id
 )
 SELECT base.*,
   dy.active_days, dy.days,
-  hr.* EXCLUDE (account_id),
-  hb.* EXCLUDE (account_id),
+  {", ".join(f"hr.{h}" for h in HOURS)},
+  {", ".join(f"hb.{c}" for c in HABIT_COLUMNS)},
   coalesce(w.release_window_n, 0) AS release_window_n,
   coalesce(w.release_n, 0) AS release_n,
   coalesce(w.release_n, 0) / greatest(coalesce(w.release_window_n, 0), 1) AS release_share,
@@ -408,15 +424,24 @@ LEFT JOIN a ON a.account_id = f.account_id
 LEFT JOIN stems st ON st.account_id = f.account_id
 LEFT JOIN stem_groups sg ON sg.email_stem = st.email_stem
 LEFT JOIN payments p ON p.payment_fp = a.payment_fp
-LEFT JOIN disposable d ON d.domain = a.domain"""
+LEFT JOIN disposable d ON d.domain = a.domain
+ORDER BY f.account_id"""
 
 
 def text_samples_sql(signals: str, per_account: int = 8) -> str:
     """(account_id, text): up to ``per_account`` sampled prompt starts per account."""
     return f"""
 SELECT account_id, text_sample AS text FROM {signals} WHERE text_sample IS NOT NULL
-QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY hash(request_id)) <= {per_account}
-ORDER BY account_id, hash(request_id)"""
+QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY {fingerprint("request_id")}) <= {per_account}
+ORDER BY account_id, {fingerprint("request_id")}"""
+
+
+def _minute_bucket(ts: str, minutes: int) -> str:
+    """The UTC start of the ``minutes``-long window (counted from the epoch) holding ``ts``,
+    as ``YYYY-MM-DD HH:MM``."""
+    seconds = 60 * int(minutes)
+    start = f"(epoch_us({ts}) // {seconds * 1_000_000}) * {seconds}"
+    return f"strftime(to_timestamp({start}), '%Y-%m-%d %H:%M')"
 
 
 def link_tokens_sql(
@@ -453,12 +478,13 @@ UNION
 SELECT DISTINCT account_id, 'asn', asn::VARCHAR FROM {signals} WHERE asn IS NOT NULL
 UNION
 SELECT account_id, 'sync', bucket FROM (  -- the 2-minute windows an account bursts in
-  SELECT account_id, strftime(time_bucket(INTERVAL 2 MINUTE, ts), '%Y-%m-%dT%H:%M') AS bucket,
-    row_number() OVER (PARTITION BY account_id ORDER BY count(*) DESC, bucket) AS rank
-  FROM {signals} GROUP BY account_id, bucket HAVING count(*) >= {min_burst}
-) WHERE rank <= {max_bursts}
+  SELECT account_id, bucket, row_number() OVER (PARTITION BY account_id ORDER BY n DESC, bucket) AS rank
+  FROM (SELECT account_id, bucket, count(*) AS n
+        FROM (SELECT account_id, {_minute_bucket("ts", 2)} AS bucket FROM {signals}) b
+        GROUP BY account_id, bucket HAVING count(*) >= {min_burst}) c
+) r WHERE rank <= {max_bursts}
 UNION
-SELECT account_id, 'signup', strftime(time_bucket(INTERVAL {signup_minutes} MINUTE, created_at), '%Y-%m-%dT%H:%M')
+SELECT account_id, 'signup', {_minute_bucket("created_at", signup_minutes)}
   FROM {attributes} WHERE created_at IS NOT NULL
 UNION
 SELECT account_id, 'client_fp', main_client_fp FROM {attributes} WHERE main_client_n >= {habit}

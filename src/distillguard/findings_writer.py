@@ -12,10 +12,10 @@ import pyarrow as pa
 
 from distillguard._files import write_text
 from distillguard.cohorts import CohortScores
+from distillguard.engine import Executor
 from distillguard.linking import Clusters
 from distillguard.rules import VERDICTS, Rules
 from distillguard.scoring import AccountScores, reasons
-from distillguard.store import Store
 
 FINDINGS_VERSION = "1"
 
@@ -55,34 +55,44 @@ def cohort_findings(cohorts: CohortScores, rules: Rules) -> pa.Table:
     )
 
 
-def campaign_shares(store: Store, signals: str, clusters: Clusters) -> dict[str, tuple[float, int]]:
+def campaign_shares(
+    engine: Executor, signals: str, clusters: Clusters
+) -> dict[str, tuple[float, int]]:
     """For each clustered account: the share (and count) of its exchanges that look like its
     campaign's: elicitation, grading or rewrite requests, or the cluster's shared templates."""
     if not clusters.of_account:
         return {}
-    templates = [
-        (cid, int(tok.split(":", 1)[1]), tok.split(":", 1)[0])
-        for cid, toks in clusters.tokens.items()
-        for kind, tok, _ in toks
-        if kind == "template"
-    ]
+    templates = sorted(
+        {
+            (cid, int(tok.split(":", 1)[1]), tok.split(":", 1)[0])
+            for cid, toks in clusters.tokens.items()
+            for kind, tok, _ in toks
+            if kind == "template"
+        }
+    )
     tmpl = pa.table(
         {
-            "cluster_id": [t[0] for t in templates],
-            "fp": pa.array([t[1] for t in templates], pa.uint64()),
-            "side": [t[2] for t in templates],
+            "cluster_id": pa.array([t[0] for t in templates], pa.string()),
+            "fp": pa.array([t[1] for t in templates], pa.int64()),
+            "side": pa.array([t[2] for t in templates], pa.string()),
         }
     )
     mapping = pa.table(
-        {"account_id": list(clusters.of_account), "cluster_id": list(clusters.of_account.values())}
+        {
+            "account_id": pa.array(list(clusters.of_account), pa.string()),
+            "cluster_id": pa.array(list(clusters.of_account.values()), pa.string()),
+        }
     )
-    rows = store.query_with(
+    # each (cluster, side, fingerprint) is one row of _tmpl: the joins add no rows
+    rows = engine.query_with(
         f"""SELECT s.account_id, count(*) AS n,
-              sum((s.trace_extraction OR s.rubric_grading OR s.censorship_rewrite
-                   OR EXISTS (SELECT 1 FROM _tmpl t WHERE t.cluster_id = m.cluster_id
-                              AND ((t.side = 'tail' AND t.fp = s.tail_fp) OR (t.side = 'head' AND t.fp = s.head_fp))))::INT)
-                ::BIGINT AS campaign
-            FROM {signals} s JOIN _map m USING (account_id) GROUP BY 1""",
+              CAST(sum(CASE WHEN s.trace_extraction OR s.rubric_grading OR s.censorship_rewrite
+                            OR h.fp IS NOT NULL OR t.fp IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT)
+                AS campaign
+            FROM {signals} s JOIN _map m ON m.account_id = s.account_id
+            LEFT JOIN _tmpl h ON h.side = 'head' AND h.cluster_id = m.cluster_id AND h.fp = s.head_fp
+            LEFT JOIN _tmpl t ON t.side = 'tail' AND t.cluster_id = m.cluster_id AND t.fp = s.tail_fp
+            GROUP BY s.account_id""",
         _tmpl=tmpl,
         _map=mapping,
     ).to_pylist()

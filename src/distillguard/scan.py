@@ -20,18 +20,19 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from distillguard._files import write_parquet, write_private, write_text
+from distillguard._files import make_private, remove_path, write_parquet, write_private, write_text
 from distillguard.campaign_tables import remove_campaign_tables, write_campaign_tables
 from distillguard.catalogue import Catalogue
 from distillguard.cluster_scoring import score_clusters
 from distillguard.cohorts import score_cohorts
 from distillguard.config import ReportSettings
+from distillguard.engine import Executor
 from distillguard.entities import with_derived
 from distillguard.errors import InputError
 from distillguard.features import (
+    HABITS,
     account_attributes_sql,
     account_features_sql,
-    exchange_signals_sql,
     link_tokens_sql,
     text_samples_sql,
 )
@@ -71,16 +72,33 @@ class ScanResult:
         return {v: verdicts.count(v) for v in VERDICTS}
 
 
-def _sql_list(path: Path) -> str:
-    return "read_parquet('" + str(path).replace("'", "''") + "')"
+LINK_ATTRIBUTES = (
+    "account_id",
+    "exchanges",
+    "created_at",
+    *(f"main_{name}_{c}" for name in HABITS for c in ("fp", "n")),
+    "payment_fp",
+    "shared_payment",
+    "email_sequential",
+    "email_stem",
+    "stem_accounts",
+)
+"""The account attributes :func:`~distillguard.features.link_tokens_sql` reads."""
 
 
 def account_table(
-    store: Store, signals: str, rules: Rules, catalogue: Catalogue | None = None
+    store: Store,
+    signals: str,
+    rules: Rules,
+    catalogue: Catalogue | None = None,
+    engine: Executor | None = None,
 ) -> pa.Table:
-    """Every account's features and identity attributes over the signals relation."""
+    """Every account's features (aggregated over the signals relation by ``engine``, the
+    store by default) and identity attributes (joined in the store)."""
     releases = (catalogue or Catalogue()).releases()
-    features = store.query_with(account_features_sql(signals, "_releases"), _releases=releases)
+    features = (engine or store).query_with(
+        account_features_sql(signals, "_releases"), _releases=releases
+    )
     disposable = pa.table({"domain": pa.array(sorted(rules.disposable), pa.string())})
     attrs = store.query_with(
         account_attributes_sql("_features", "_disposable"),
@@ -101,6 +119,7 @@ def scan(
     catalogue: Catalogue | None = None,
     progress: Progress | None = None,
     report: ReportSettings | None = None,
+    engine: Executor | None = None,
 ) -> ScanResult:
     """Scan the store's exchanges in ``[since, until)`` and write findings to ``out``.
 
@@ -108,50 +127,66 @@ def scan(
     only catalogued releases). ``labels`` (account → is an attack), from analysts, re-fit the
     evidence weights before scoring; the learned rules are written to
     ``out/learned_rules.yaml`` for review. ``report`` sets what the campaign tables keep
-    for reports and the console (representative prompts, graph size)."""
+    for reports and the console (representative prompts, graph size).
+
+    ``engine`` runs the exchange-level stages (signals, features, linking tokens, campaign
+    tables) over its ``exchanges`` and ``accounts``: by default the store itself (DuckDB),
+    or e.g. a :class:`~distillguard.spark.SparkExecutor`. The account-level work runs in the
+    store, which must hold the same accounts."""
     out_dir = Path(out)
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     say = progress or (lambda _msg: None)
+    ex: Executor = engine or store
 
     def step(name: str) -> Callable[[], None]:
         started = time.perf_counter()
         say(name)
         return lambda: timings.__setitem__(name, round(time.perf_counter() - started, 2))
 
-    if store.count_window(since, until) == 0:
+    if ex.count_window(since, until) == 0:
         raise InputError(
             "no exchanges in the store for this window: ingest logs first", path=store.path
         )
     signals_path = out_dir / "exchange_signals.parquet"
     done = step("signals")
-    # computed once per store part and kept (signal_store); this scan reads its window. A
-    # store whose data directory this user cannot write (an analyst's read-only copy) is
-    # scanned the slow way: every signal computed here, nothing kept
-    try:
-        stored = ensure_signals(store, rules.institutional)
-    except OSError as exc:
-        say(f"signals not kept ({exc}): computing them for this scan only")
-        stored = []
-    if stored:
-        sql, params = signals_relation(stored, since, until)
-    else:
-        sql, params = exchange_signals_sql(since, until, rules.institutional)
-    write_private(signals_path, lambda path: store.copy_to_parquet(sql, params, path))
+    remove_path(signals_path)
+    if ex is store:
+        # computed once per store part and kept (signal_store); this scan reads its window.
+        # A store whose data directory this user cannot write (an analyst's read-only copy)
+        # is scanned the slow way: every signal computed here, nothing kept
+        try:
+            stored = ensure_signals(store, rules.institutional)
+        except OSError as exc:
+            say(f"signals not kept ({exc}): computing them for this scan only")
+            stored = []
+        if stored:
+            sql, params = signals_relation(stored, since, until)
+            write_private(signals_path, lambda path: store.copy_to_parquet(sql, params, path))
+        else:
+            write_private(
+                signals_path,
+                lambda path: store.write_signals(since, until, rules.institutional, path),
+            )
+    else:  # another engine computes the window's signals where the exchanges are
+        ex.write_signals(since, until, rules.institutional, signals_path)
+        make_private(signals_path)
     done()
-    signals = _sql_list(signals_path)
+    signals = ex.parquet(signals_path)
 
     done = step("account features")
-    attrs = account_table(store, signals, rules, catalogue)
+    attrs = account_table(store, signals, rules, catalogue, ex)
     if labels:
         rules = learn(attrs, labels, rules, out_dir)
     own = score_accounts(attrs, rules)
     done()
 
     done = step("linking")
-    tokens = store.query_with(link_tokens_sql(signals, "_attrs"), _attrs=attrs)
+    tokens = ex.query_with(
+        link_tokens_sql(signals, "_attrs"), _attrs=attrs.select(list(LINK_ATTRIBUTES))
+    )
     if "neardup" in rules.linking.kinds:
-        near = neardup_tokens(store.query(text_samples_sql(signals)))
+        near = neardup_tokens(ex.query(text_samples_sql(signals)))
         tokens = pa.concat_tables([tokens.cast(near.schema), near])
     allowlisted = frozenset(_allowlisted(attrs))
     own_risk = dict(zip(own.account_id, own.risk.tolist(), strict=True))
@@ -178,7 +213,7 @@ def scan(
 
     done = step("findings")
     remove_campaign_tables(out_dir)
-    share = campaign_shares(store, signals, clusters)
+    share = campaign_shares(ex, signals, clusters)
     accounts = account_findings(attrs, own, clusters, cluster_risk, share, rules, allowlisted)
     for name, table in (
         ("accounts.parquet", accounts),
@@ -191,9 +226,7 @@ def scan(
     write_findings_json(out_dir, accounts, cluster_table, result.verdict_counts(), since, until)
     # the key reports use (beside the store; an in-memory store's lives in its temporary dir)
     key_of = Path(store.path) if store.path != ":memory:" else store.data_dir / "memory"
-    write_campaign_tables(
-        store, load_findings(out_dir), report or ReportSettings(), local_key(key_of)
-    )
+    write_campaign_tables(ex, load_findings(out_dir), report or ReportSettings(), local_key(key_of))
     done()
     result.timings = timings
     summary = {

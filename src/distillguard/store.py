@@ -30,7 +30,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from distillguard.engine import FINGERPRINT_MACRO, parquet_files
 from distillguard.errors import StoreError
+from distillguard.rules import Institutional
 from distillguard.schema import (
     COMPATIBLE_VERSIONS,
     EXTRA_COLUMN,
@@ -89,6 +91,9 @@ class Store:
             store.count(Kind.EXCHANGES)
     """
 
+    name = "duckdb"
+    """The engine (:class:`~distillguard.engine.Executor`) this store is."""
+
     def __init__(
         self, con: duckdb.DuckDBPyConnection, path: str, data_dir: Path, *, owns_data: bool
     ) -> None:
@@ -133,6 +138,7 @@ class Store:
         try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")
+            con.execute(FINGERPRINT_MACRO)
         except duckdb.Error as exc:
             raise StoreError(f"{target}: cannot configure the store: {exc}") from exc
         if target == ":memory:":
@@ -432,6 +438,24 @@ class Store:
             self._con.execute(
                 f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)", params
             )
+
+    def parquet(self, path: str | Path) -> str:
+        """A relation over a Parquet file or dataset directory."""
+        return parquet_files(path)
+
+    def write_signals(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        institutional: Institutional | None,
+        out: str | Path,
+    ) -> None:
+        """Compute the window's per-exchange signals into one Parquet file (``scan`` reads the
+        stored ones instead: :mod:`distillguard.signal_store`)."""
+        from distillguard.features import exchange_signals_sql
+
+        sql, params = exchange_signals_sql(since, until, institutional)
+        self.copy_to_parquet(sql, params, out)
 
     def count_window(self, since: datetime | None = None, until: datetime | None = None) -> int:
         sql, params = self.window_sql(

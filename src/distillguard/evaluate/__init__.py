@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from distillguard.catalogue import Catalogue
+from distillguard.engine import parquet_files
 from distillguard.entities import with_derived
 from distillguard.errors import InputError
 from distillguard.evaluate.baselines import RateLimits, isolation_forest, rate_limit
@@ -88,9 +89,7 @@ def evaluate(
         "calibration": calibration({r["account_id"]: float(r["risk"]) for r in acc}, truth),
     }
     if baselines:
-        signals = (
-            "read_parquet('" + str(fdir / "exchange_signals.parquet").replace("'", "''") + "')"
-        )
+        signals = parquet_files(fdir / "exchange_signals.parquet")
         limits = RateLimits()
         report["methods"]["rate limit"] = evaluate_flags(
             rate_limit(store, signals, limits), exchanges, truth
@@ -109,9 +108,7 @@ def evaluate(
         from distillguard.evaluate.embed import MiniLM
 
         model = MiniLM()
-        signals = (
-            "read_parquet('" + str(fdir / "exchange_signals.parquet").replace("'", "''") + "')"
-        )
+        signals = parquet_files(fdir / "exchange_signals.parquet")
         samples = eb.sample_prompts(store, signals, per_account=per_account)
         embedded = eb.embed_samples(samples, model, progress=progress)
         reference = model.encode(list(eb.reference_prompts(corpus)))

@@ -29,7 +29,7 @@ def sample_prompts(
     rows = store.query(f"""
         SELECT e.account_id, e.ts, e.prompt FROM exchanges e
         WHERE e.request_id IN (SELECT request_id FROM {signals})
-        QUALIFY row_number() OVER (PARTITION BY e.account_id ORDER BY hash(e.request_id)) <= {per_account}
+        QUALIFY row_number() OVER (PARTITION BY e.account_id ORDER BY dg_fingerprint(e.request_id)) <= {per_account}
         ORDER BY e.account_id, e.ts""").to_pylist()
     out: dict[str, list[str]] = {}
     for r in rows:

@@ -279,7 +279,7 @@ def _template_samples(
               HAVING count(DISTINCT account_id) >= 2 AND count(*) >= 20
                  AND count(DISTINCT text) >= 10
               ORDER BY n DESC LIMIT {int(top)})
-           SELECT shape, any_value(n) AS n, list(text ORDER BY hash(request_id))[1:{int(sample)}] AS texts
+           SELECT shape, any_value(n) AS n, list(text ORDER BY dg_fingerprint(request_id))[1:{int(sample)}] AS texts
            FROM e JOIN shapes USING (shape) GROUP BY shape ORDER BY n DESC""",
         _m=pa.table({"account_id": pa.array(members, pa.string())}),
     ).to_pylist()
