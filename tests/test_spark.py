@@ -79,6 +79,28 @@ def test_duckdb_only_constructs_become_their_spark_equivalents() -> None:
     assert "p RLIKE '(?u)(?i)schritt'" in sql
 
 
+def test_local_masters_get_a_few_shuffle_partitions() -> None:
+    part = spark_mod._local_partitions
+    assert part("local[2]") == {"spark.sql.shuffle.partitions": "4"}
+    assert part("local[8]") == {"spark.sql.shuffle.partitions": "16"}
+    assert part("local[3, 2]") == {"spark.sql.shuffle.partitions": "6"}  # with task retries
+    assert part("local[*]")["spark.sql.shuffle.partitions"] == str(
+        max(4, 2 * (os.cpu_count() or 1))
+    )
+    assert part("spark://host:7077") == part("yarn") == part("local[x]") == {}
+
+
+def test_only_the_columns_the_signals_read_cross_to_the_tasks() -> None:
+    sql, _ = exchange_signals_sql(source="_batch")
+    used = spark_mod._columns(sql)
+    assert {"prompt", "system", "tools", "request_id", "ts", "account_id"} <= used
+    assert not {"response", "reasoning", "messages", "asn_org"} & used
+    from distillguard.rules import Institutional
+
+    inst = Institutional(asn_org_pattern="university", asns=[])
+    assert "asn_org" in spark_mod._columns(exchange_signals_sql(None, None, inst, "_batch")[0])
+
+
 def test_duckdb_fingerprint_is_the_md5_prefix() -> None:
     texts = ["", "abc", "Schritt für Schritt", "一步一步", "x" * 5000, "it's"]
     with dg.Store.open(":memory:") as store:
@@ -345,3 +367,17 @@ def test_scan_command_on_spark_reads_parquet_uris_without_a_store(
         "--accounts", str(sim / "accounts.parquet"), "--out", str(tmp_path / "f2"),
     )  # fmt: skip
     assert code == 5 and "cannot read exchanges" in err and "missing" in err
+
+
+def test_spark_failures_are_store_errors_naming_what_failed(
+    spark_session: Any, tmp_path: Path
+) -> None:
+    empty = pa.table({"account_id": pa.array([], pa.string())})
+    ex = spark_mod.SparkExecutor(spark_session, _parquet(tmp_path), empty)
+    with pytest.raises(StoreError, match="query failed") as bad_column:
+        ex.query("SELECT no_such_column FROM exchanges")
+    assert "no_such_column" in str(bad_column.value)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match=r"writing .*a-file.* failed"):
+        ex.write_signals(None, None, None, blocker / "signals")

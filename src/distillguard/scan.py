@@ -150,8 +150,9 @@ def scan(
         )
     signals_path = out_dir / "exchange_signals.parquet"
     done = step("signals")
-    remove_path(signals_path)
     if ex is store:
+        if signals_path.is_dir():  # a Spark scan's dataset: this engine writes one file
+            remove_path(signals_path)
         # computed once per store part and kept (signal_store); this scan reads its window.
         # A store whose data directory this user cannot write (an analyst's read-only copy)
         # is scanned the slow way: every signal computed here, nothing kept
@@ -169,6 +170,8 @@ def scan(
                 lambda path: store.write_signals(since, until, rules.institutional, path),
             )
     else:  # another engine computes the window's signals where the exchanges are
+        if signals_path.is_file():
+            remove_path(signals_path)
         ex.write_signals(since, until, rules.institutional, signals_path)
         make_private(signals_path)
     done()

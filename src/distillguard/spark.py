@@ -36,7 +36,8 @@ import functools
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,10 +60,20 @@ DEFAULT_CONF: dict[str, str] = {
     # UTC microseconds, as the contract and DuckDB write them (Spark's default is INT96)
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.adaptive.enabled": "true",
+    # the scan makes no tables: no spark-warehouse directory in the user's working directory
+    "spark.sql.warehouse.dir": str(Path(tempfile.gettempdir()) / "distillguard-spark-warehouse"),
 }
 """Settings every session gets (UTC is required: hours and days are UTC on every engine, and
 signal files keep UTC microseconds); the config file's ``spark.conf`` adds to or overrides the
 others."""
+
+
+_SESSION_CONF = (
+    "spark.sql.session.timeZone",
+    "spark.sql.parquet.compression.codec",
+    "spark.sql.parquet.outputTimestampType",
+)
+"""The settings the findings depend on, which a session already running takes."""
 
 
 def _translate(sql: str, params: list[Any] | None) -> Any:
@@ -212,6 +223,16 @@ def _signals_of_batches(
         yield from table.to_batches()
 
 
+def _run(what: str, job: Callable[[], Any]) -> Any:
+    """Run a Spark job; its failure (a task's error, a path it cannot write) as a
+    :class:`StoreError` naming what failed, with the first line of Spark's message."""
+    try:
+        return job()
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(f"spark: {what} failed: {first}") from exc
+
+
 def _spark_type(t: pa.DataType) -> str:
     if pa.types.is_timestamp(t):
         return "TIMESTAMP"
@@ -263,9 +284,8 @@ class SparkExecutor:
 
         running = SparkSession.getActiveSession()
         if running is not None:
-            for key, value in DEFAULT_CONF.items():
-                if key.startswith("spark.sql."):  # the settings a running session takes
-                    running.conf.set(key, value)
+            for key in _SESSION_CONF:  # the settings a running session takes
+                running.conf.set(key, DEFAULT_CONF[key])
             yield cls(running, exchanges, accounts)
             return
 
@@ -326,7 +346,7 @@ class SparkExecutor:
         for name, table in tables.items():
             self._register(name, table)
         try:
-            result: pa.Table = self._frame(sql, params).toArrow()
+            result: pa.Table = _run("query", lambda: self._frame(sql, params).toArrow())
         finally:
             for name in tables:
                 self.session.catalog.dropTempView(name)
@@ -339,7 +359,8 @@ class SparkExecutor:
 
     def copy_to_parquet(self, sql: str, params: list[Any], out: str | Path) -> None:
         """Write the result as a Parquet dataset directory at ``out``."""
-        self._frame(sql, params).write.mode("overwrite").parquet(str(out))
+        frame = self._frame(sql, params)
+        _run(f"writing {out}", lambda: frame.write.mode("overwrite").parquet(str(out)))
 
     def parquet(self, path: str | Path) -> str:
         return "read_parquet('" + str(path).replace("'", "''") + "')"
@@ -366,10 +387,11 @@ class SparkExecutor:
         frame = frame.select(*[c for c in frame.columns if c in used])
         empty = pa.schema([_arrow_field(f) for f in frame.schema.fields]).empty_table()
         schema = _signals(empty, sql, params).schema
-        frame.mapInArrow(
+        signals = frame.mapInArrow(
             functools.partial(_signals_of_batches, sql=sql, params=params, schema=schema),
             from_arrow_schema(schema),
-        ).write.mode("overwrite").parquet(str(out))
+        )
+        _run(f"writing {out}", lambda: signals.write.mode("overwrite").parquet(str(out)))
 
     def count_window(self, since: datetime | None = None, until: datetime | None = None) -> int:
         terms, params = window_terms(since, until)

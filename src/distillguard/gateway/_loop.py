@@ -115,8 +115,10 @@ def watch_once(
     out: Path,
     window_s: float,
     say: Callable[[str], None] = lambda s: None,
+    until: datetime | None = None,
 ) -> dict[str, Any]:
-    """One round: load new log partitions and accounts, scan the window, push decisions."""
+    """One round: load new log partitions and accounts, scan the window ending ``until``
+    (default: now), push decisions."""
     from distillguard.catalogue import Catalogue
     from distillguard.config import load_settings
     from distillguard.ingest import ingest_files
@@ -131,7 +133,7 @@ def watch_once(
     done = set(manifest.read_text().split()) if manifest.exists() else set()
     new_parts = [p for p in sorted(parts_dir.rglob("*.parquet")) if str(p) not in done]
     accounts = client.call("GET", "/admin/export/accounts")
-    until = datetime.now(UTC)
+    until = until or datetime.now(UTC)
     since = until - timedelta(seconds=window_s)
     with Store.open(db) as store:
         if accounts:
