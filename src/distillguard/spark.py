@@ -189,12 +189,6 @@ def _columns(sql: str) -> set[str]:
     return named & {f.name for f in KINDS[Kind.EXCHANGES].fields}
 
 
-def _arrow_field(field: Any) -> pa.Field:
-    from pyspark.sql.pandas.types import to_arrow_type
-
-    return pa.field(field.name, to_arrow_type(field.dataType))
-
-
 def _connect() -> Any:
     import duckdb
 
@@ -385,11 +379,12 @@ class SparkExecutor:
         # only the columns the signals read cross from the JVM to the tasks' Python
         used = _columns(sql)
         frame = frame.select(*[c for c in frame.columns if c in used])
-        empty = pa.schema([_arrow_field(f) for f in frame.schema.fields]).empty_table()
+        # the signals' schema: the SQL run on no rows of the batches' own Arrow types
+        empty = _run("reading the exchanges' schema", lambda: frame.limit(0).toArrow())
         schema = _signals(empty, sql, params).schema
         signals = frame.mapInArrow(
             functools.partial(_signals_of_batches, sql=sql, params=params, schema=schema),
-            from_arrow_schema(schema),
+            from_arrow_schema(schema, prefer_timestamp_ntz=False),
         )
         _run(f"writing {out}", lambda: signals.write.mode("overwrite").parquet(str(out)))
 
