@@ -1,4 +1,4 @@
-"""Without the optional parts (the gateway, report and intel stacks) the core still runs, and
+"""Without the optional parts (the gateway, report, intel and Spark stacks) the core still runs, and
 a command that needs one says which extra to install."""
 
 from __future__ import annotations
@@ -62,6 +62,20 @@ def test_the_core_runs_without_any_extra(tmp_path: Path) -> None:
         ("intel", ("intel", "export", "cl-1", "--findings", "nowhere")),
         ("evaluate", ("evaluate", "--findings", "nowhere", "--truth", "nowhere.parquet")),
         ("console", ("console", "--findings", "nowhere")),
+        (
+            "spark",
+            (
+                "scan",
+                "--engine",
+                "spark",
+                "--exchanges",
+                "nowhere",
+                "--accounts",
+                "nowhere.parquet",
+                "--out",
+                "nowhere",
+            ),
+        ),
     ],
 )
 def test_a_command_that_needs_an_extra_names_it(extra: str, args: tuple[str, ...]) -> None:
