@@ -3,7 +3,6 @@ library, print. Every :class:`DistillguardError` becomes a one-line message and 
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -299,7 +297,18 @@ def scan_cmd(
         "report": settings.report,
     }
     if engine == "spark":
-        result = _scan_spark(settings, rules, out_dir, spark_master, exchanges, accounts, options)
+        from distillguard._cli_spark import scan_on_spark
+
+        result = scan_on_spark(
+            settings,
+            lambda: _open(settings, read_only=True),
+            rules,
+            out_dir,
+            spark_master,
+            exchanges,
+            accounts,
+            options,
+        )
     else:
         with _open(settings, read_only=True) as store:
             result = scan(store, rules, out_dir, **options)
@@ -308,45 +317,6 @@ def scan_cmd(
         f"findings in {out_dir} · {time.perf_counter() - started:.1f}s "
         f"({', '.join(f'{k} {v:.1f}s' for k, v in result.timings.items())})"
     )
-
-
-def _scan_spark(
-    settings: Settings,
-    rules: Any,
-    out_dir: Path,
-    master: str | None,
-    exchanges: str | None,
-    accounts: str | None,
-    options: dict[str, Any],
-) -> Any:
-    """``scan --engine spark``: Spark reads the exchanges (and, with ``--accounts``, the
-    accounts); the account-level work runs here in DuckDB, in the store or, with
-    ``--accounts``, in memory over the accounts Spark read."""
-    from distillguard.scan import scan
-    from distillguard.schema import Kind
-    from distillguard.spark import SparkExecutor
-
-    if exchanges is None and not Path(settings.db).exists():
-        raise ConfigError(f"{settings.db}: no store here: give --exchanges (and --accounts)")
-    with contextlib.ExitStack() as stack:
-        if accounts is None:
-            store = stack.enter_context(_open(settings, read_only=True))
-            account_rows: pa.Table | str = store.query("SELECT * FROM accounts")
-        else:
-            store = stack.enter_context(Store.open(":memory:", threads=settings.threads))
-            account_rows = accounts
-        source = exchanges or str(store.data_dir / Kind.EXCHANGES.value)
-        spark = stack.enter_context(
-            SparkExecutor.open(
-                source,
-                account_rows,
-                master=master or settings.spark.master,
-                conf=settings.spark.conf,
-            )
-        )
-        if accounts is not None:  # the accounts Spark read, for the account-level work
-            store.load_table(Kind.ACCOUNTS, spark.query("SELECT * FROM accounts"))
-        return scan(store, rules, out_dir, engine=spark, **options)
 
 
 @app.command(name="evaluate")

@@ -371,10 +371,7 @@ class SparkExecutor:
         its Arrow batches."""
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        terms, values = window_terms(since, until)
-        frame = self._frame(
-            "SELECT * FROM exchanges" + (" WHERE " + " AND ".join(terms) if terms else ""), values
-        )
+        frame = self._exchanges(since, until)
         sql, params = exchange_signals_sql(None, None, institutional, source="_batch")
         # only the columns the signals read cross from the JVM to the tasks' Python
         used = _columns(sql)
@@ -389,7 +386,11 @@ class SparkExecutor:
         _run(f"writing {out}", lambda: signals.write.mode("overwrite").parquet(str(out)))
 
     def count_window(self, since: datetime | None = None, until: datetime | None = None) -> int:
-        terms, params = window_terms(since, until)
+        frame = self._exchanges(since, until)
+        return int(_run("counting the exchanges", frame.count))
+
+    def _exchanges(self, since: datetime | None, until: datetime | None) -> Any:
+        """The exchanges in ``[since, until)``, as a DataFrame."""
+        terms, values = window_terms(since, until)
         where = " WHERE " + " AND ".join(terms) if terms else ""
-        rows = self.query(f"SELECT count(*) AS n FROM exchanges{where}", params)
-        return int(rows.column("n")[0].as_py())
+        return self._frame(f"SELECT * FROM exchanges{where}", values)

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from distillguard.engine import FINGERPRINT_MACRO, parquet_files
 from distillguard.errors import StoreError
+from distillguard.features import exchange_signals_sql
 from distillguard.rules import Institutional
 from distillguard.schema import (
     COMPATIBLE_VERSIONS,
@@ -452,8 +453,6 @@ class Store:
     ) -> None:
         """Compute the window's per-exchange signals into one Parquet file (``scan`` reads the
         stored ones instead: :mod:`distillguard.signal_store`)."""
-        from distillguard.features import exchange_signals_sql
-
         sql, params = exchange_signals_sql(since, until, institutional)
         self.copy_to_parquet(sql, params, out)
 
