@@ -209,5 +209,6 @@ def test_every_findings_file_is_owner_only(campaigns: Campaigns) -> None:
     names = {p.name for p in campaigns.findings.iterdir()}
     assert {DAILY, INFRA, PROMPTS, GRAPH, MODELS, "findings.json", "accounts.parquet"} <= names
     assert not [n for n in names if n.endswith(".tmp")]
-    for path in campaigns.findings.iterdir():
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    for path in campaigns.findings.rglob("*"):
+        want = 0o700 if path.is_dir() else 0o600
+        assert stat.S_IMODE(path.stat().st_mode) == want, path.name

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pyarrow as pa
 
-from distillguard.linking import link
+from distillguard.linking import link, modularity_communities
 from distillguard.rules import load_rules
 
 RULES = load_rules()
@@ -253,3 +255,61 @@ def test_a_suspicious_account_may_join_through_infrastructure_an_ordinary_one_ma
         out = link(tokens(core + infra + crowd), risk, RULES.linking)
         assert ("x" in out.of_account) is joins, own
         assert {"c1", "c2", "c3"} <= set(out.of_account)
+
+
+def test_communities_of_two_cliques_joined_by_one_light_edge() -> None:
+    """Worked by hand: two triangles of weight 1 joined by one edge of weight 0.1. Splitting
+    them has modularity 2 × (3/6.1 − (6.1/12.2)²) ≈ 0.48 (each side holds 3 of the 6.1 total
+    weight and half the degree), keeping them whole 0; Leiden finds the split."""
+    edges = [
+        (("a", "x1"), ("a", "x2"), 1.0),
+        (("a", "x2"), ("a", "x3"), 1.0),
+        (("a", "x1"), ("a", "x3"), 1.0),
+        (("a", "y1"), ("a", "y2"), 1.0),
+        (("a", "y2"), ("a", "y3"), 1.0),
+        (("a", "y1"), ("a", "y3"), 1.0),
+        (("a", "x3"), ("a", "y1"), 0.1),
+    ]
+    got = modularity_communities(edges, resolution=1.0, seed=0)
+    assert sorted(sorted(n[1] for n in c) for c in got) == [["x1", "x2", "x3"], ["y1", "y2", "y3"]]
+    assert modularity_communities(list(reversed(edges)), 1.0, 0) and got == (
+        modularity_communities(edges, 1.0, 0)
+    )
+
+
+def test_communities_of_no_edges_are_none_and_components_stay_apart() -> None:
+    assert modularity_communities([], 1.0) == []
+    pairs = [
+        (("a", "p"), ("t", "payment", "card-1"), 1.0),
+        (("a", "q"), ("t", "payment", "card-1"), 1.0),
+    ]
+    other = [
+        (("a", "r"), ("t", "payment", "card-2"), 1.0),
+        (("a", "s"), ("t", "payment", "card-2"), 1.0),
+    ]
+    got = modularity_communities(pairs + other, 1.0)
+    assert sorted(sorted(n[-1] for n in c) for c in got) == [
+        ["card-1", "p", "q"],
+        ["card-2", "r", "s"],
+    ]
+
+
+def test_clusters_do_not_depend_on_the_order_of_the_token_rows() -> None:
+    """A ring of suspicious accounts, each sharing a template with the next: many cuts of it
+    are equally good, and which one community detection takes depends on the order it
+    meets the nodes in. The engine returns token rows in any order; the clusters must not
+    follow it."""
+    rows: list[tuple[str, str, str]] = []
+    risk: dict[str, float] = {}
+    for i in range(30):
+        a = f"r{i:02d}"
+        risk[a] = 0.9
+        rows += [(a, "template", f"head:{i}"), (a, "template", f"head:{(i + 1) % 30}")]
+        rows += [(a, "subnet", f"10.0.{i % 3}")]
+    results = set()
+    for k in range(6):
+        mixed = list(rows)
+        random.Random(k).shuffle(mixed)
+        clusters = link(tokens(mixed), risk, RULES.linking)
+        results.add(repr((sorted(clusters.members.values()), clusters.tokens)))
+    assert len(results) == 1

@@ -48,9 +48,10 @@ def test_findings_files_and_reasons(scanned: tuple[ScanResult, dg.Store, Path]) 
         "cohorts.parquet",
         "findings.json",
         "scan.json",
-        "exchange_signals.parquet",
     ):
         assert (result.out / name).is_file(), name
+    signals = result.out / "exchange_signals.parquet"  # a dataset: the kept signals, linked
+    assert signals.is_dir() and list(signals.glob("part-*.parquet"))
     rules = load_rules()
     for row in result.accounts.to_pylist():
         assert 0.0 <= row["risk"] <= 1.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -18,6 +19,7 @@ from distillguard.schema import Kind
 from distillguard.signal_store import (
     STALE_S,
     ensure_signals,
+    export_window,
     signal_version,
     signals_relation,
 )
@@ -128,3 +130,110 @@ def test_a_store_whose_signals_cannot_be_kept_is_scanned_all_the_same(
     slow = scan_module.scan(store, load_rules(), tmp_path / "slow", progress=said.append)
     assert any("signals not kept" in m for m in said)
     assert slow.accounts.equals(kept.accounts) and slow.clusters.equals(kept.clusters)
+
+
+@pytest.fixture
+def timed(tmp_path: Path) -> tuple[dg.Store, list[Path]]:
+    """A store of two parts, the earlier and the later half of the traffic, and their
+    kept signal files."""
+    sim = tmp_path / "sim"
+    dg.simulate("mixed", 4_000, 5, sim)
+    settings = dg.load_settings(db=tmp_path / "timed.duckdb", progress=False)
+    exchanges = pq.read_table(sorted((sim / "exchanges").rglob("*.parquet"))).sort_by("ts")
+    half = exchanges.num_rows // 2
+    pq.write_table(exchanges.slice(0, half), tmp_path / "early.parquet")
+    pq.write_table(exchanges.slice(half), tmp_path / "late.parquet")
+    with dg.Store.open(settings.db) as s:
+        dg.ingest_files(
+            [sim / "accounts.parquet", tmp_path / "early.parquet"], "native", s, settings
+        )
+        dg.ingest_files([tmp_path / "late.parquet"], "native", s, settings)
+        yield s, ensure_signals(s, None)
+
+
+def _span(file: Path) -> tuple[object, object]:
+    ts = pq.read_table(file, columns=["ts"]).column("ts")
+    return min(ts.to_pylist()), max(ts.to_pylist())
+
+
+def _exported(out: Path) -> list[Path]:
+    return sorted(out.glob("*.parquet"))
+
+
+def test_a_whole_store_window_links_the_kept_files(
+    timed: tuple[dg.Store, list[Path]], tmp_path: Path
+) -> None:
+    store, files = timed
+    out = tmp_path / "findings" / "exchange_signals.parquet"
+    out.parent.mkdir()
+    out.write_bytes(b"an older scan's single file")
+    export_window(store, files, None, None, out)
+    got = _exported(out)
+    assert len(got) == 2
+    assert all(a.samefile(b) for a, b in zip(got, files, strict=True))
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in got)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["exchange_signals.parquet"]
+
+
+def test_a_window_links_files_inside_it_and_filters_the_rest(
+    timed: tuple[dg.Store, list[Path]], tmp_path: Path
+) -> None:
+    store, files = timed
+    early, late = sorted(_span(f) for f in files)
+    assert early[1] <= late[0]
+    since = early[0] + (early[1] - early[0]) / 2  # the later half of the early part
+    until = late[1] + timedelta(microseconds=1)  # the whole late part
+    out = tmp_path / "exchange_signals.parquet"
+    export_window(store, files, since, until, out)
+    got = _exported(out)
+    assert len(got) == 2
+    whole = [f for f in files if _span(f) == late]
+    assert sum(g.samefile(f) for g in got for f in files) == 1
+    assert any(g.samefile(whole[0]) for g in got)
+    sql, params = signals_relation(files, since, until)
+    want = store.query(sql, params).sort_by("request_id")
+    have = pq.read_table(out).sort_by("request_id")
+    assert have.num_rows == want.num_rows > 0
+    assert have.select(want.column_names).cast(want.schema).equals(want)
+
+
+def test_a_naive_window_is_utc(timed: tuple[dg.Store, list[Path]], tmp_path: Path) -> None:
+    store, files = timed
+    low, high = _span(files[0])
+    since = low + (high - low) / 2
+    export_window(store, files, since, None, tmp_path / "aware")
+    export_window(store, files, since.replace(tzinfo=None), None, tmp_path / "naive")
+    aware = pq.read_table(tmp_path / "aware").sort_by("request_id")
+    assert pq.read_table(tmp_path / "naive").sort_by("request_id").equals(aware)
+
+
+def test_files_are_copied_when_they_cannot_be_linked(
+    timed: tuple[dg.Store, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distillguard import signal_store
+
+    store, files = timed
+
+    def cross_device(_a: object, _b: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(signal_store.os, "link", cross_device)
+    out = tmp_path / "exchange_signals.parquet"
+    export_window(store, files, None, None, out)
+    got = _exported(out)
+    assert len(got) == 2 and not any(a.samefile(b) for a, b in zip(got, files, strict=True))
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(got, files, strict=True))
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in got)
+
+
+def test_an_empty_window_keeps_the_schema(
+    timed: tuple[dg.Store, list[Path]], tmp_path: Path
+) -> None:
+    store, files = timed
+    after = max(_span(f)[1] for f in files) + timedelta(days=1)
+    out = tmp_path / "exchange_signals.parquet"
+    export_window(store, files, after, None, out)
+    table = pq.read_table(out)
+    assert table.num_rows == 0
+    assert table.schema.names == pq.read_schema(files[0]).names

@@ -5,8 +5,8 @@ store. The rest:
 
 - ``[gateway]``: the gateway, its mock upstream, ``decide`` and ``watch`` (Starlette,
   FastAPI, uvicorn, aiohttp, redis-py, prometheus-client, OpenTelemetry API);
-- ``[report]``: incident reports and ``demo`` (matplotlib, Jinja2, reportlab, detect-secrets,
-  Presidio);
+- ``[report]``: incident reports and ``demo`` (matplotlib and networkx for the charts, Jinja2,
+  reportlab, detect-secrets, Presidio);
 - ``[intel]``: STIX export and TAXII sharing (stix2, taxii2-client);
 - ``[evaluate]``: the baselines ``evaluate`` runs beside the findings (scikit-learn's isolation
   forest; tokenizers and safetensors for the MiniLM embedding baselines);
@@ -27,7 +27,8 @@ from distillguard.errors import MissingExtraError
 EXTRAS: dict[str, tuple[str, ...]] = {
     "gateway": ("starlette", "fastapi", "uvicorn", "aiohttp", "redis", "prometheus_client",
                 "opentelemetry"),
-    "report": ("matplotlib", "jinja2", "reportlab", "detect_secrets", "presidio_analyzer"),
+    "report": ("matplotlib", "networkx", "jinja2", "reportlab", "detect_secrets",
+               "presidio_analyzer"),
     "intel": ("stix2", "taxii2client"),
     "evaluate": ("sklearn", "tokenizers", "safetensors"),
     "console": ("fastapi", "uvicorn", "jinja2", "itsdangerous", "multipart", "httpx",

@@ -71,16 +71,21 @@ def daily_sql(window: str) -> str:
 
 
 def infra_sql(window: str) -> str:
-    """Each campaign's most used networks, subnets, clients, user agents and countries."""
-    source = _members_ex("e.account_id, e.asn, e.ip, e.client_fp, e.user_agent, e.country", window)
+    """Each campaign's most used networks, subnets, clients, user agents and countries.
+
+    The members' exchanges are first counted per account and combination of values (far
+    fewer rows than exchanges), then each kind's values are counted from those counts."""
+    columns = "account_id, asn, ip, client_fp, user_agent, country"
+    source = _members_ex(", ".join(f"e.{c}" for c in columns.split(", ")), window)
     values = "\n UNION ALL ".join(
-        f"SELECT cluster_id, '{kind}' AS kind, {value} AS value, account_id FROM m WHERE {cond}"
+        f"SELECT cluster_id, '{kind}' AS kind, {value} AS value, account_id, n FROM m WHERE {cond}"
         for kind, value, cond, _ in _INFRA_KINDS
     )
     by_accounts = ", ".join(f"'{k}'" for k, _, _, first in _INFRA_KINDS if first)
-    return f"""WITH m AS ({source}),
+    return f"""WITH m AS (SELECT cluster_id, {columns}, count(*) AS n FROM ({source}) x
+                    GROUP BY cluster_id, {columns}),
         v AS ({values}),
-        g AS (SELECT cluster_id, kind, value, count(*) AS exchanges,
+        g AS (SELECT cluster_id, kind, value, CAST(sum(n) AS BIGINT) AS exchanges,
                      count(DISTINCT account_id) AS accounts
               FROM v GROUP BY cluster_id, kind, value),
         r AS (SELECT *, row_number() OVER (
@@ -94,19 +99,28 @@ def infra_sql(window: str) -> str:
 
 def prompts_sql(window: str, examples: int, chars: int) -> str:
     """Each campaign's most repeated prompt openings (digits folded), one example of each: the
-    first by request id."""
+    first by request id.
+
+    Exchanges are grouped by their raw 48-character head first, so the folding runs once per
+    distinct head, and only the chosen examples' prompt text is read."""
     source = _members_ex(
-        f"e.request_id, left(e.prompt, {int(chars)}) AS text, "
-        "regexp_replace(lower(left(e.prompt, 48)), '[0-9]+', '0', 'g') AS opening",
+        "e.request_id, left(e.prompt, 48) AS head",
         window + " AND e.prompt IS NOT NULL AND e.prompt <> ''",
     )
     return f"""WITH p AS ({source}),
-        g AS (SELECT cluster_id, opening, arg_min(text, request_id) AS text, count(*) AS exchanges
-              FROM p GROUP BY cluster_id, opening),
-        r AS (SELECT *, row_number() OVER (
-                  PARTITION BY cluster_id ORDER BY exchanges DESC, opening) AS rank FROM g)
-        SELECT cluster_id, text, exchanges, rank FROM r WHERE rank <= {int(examples)}
-        ORDER BY cluster_id, rank"""
+        h AS (SELECT cluster_id, head, min(request_id) AS first, count(*) AS n
+              FROM p GROUP BY cluster_id, head),
+        g AS (SELECT cluster_id, opening, min(first) AS first, CAST(sum(n) AS BIGINT) AS exchanges
+              FROM (SELECT cluster_id, regexp_replace(lower(head), '[0-9]+', '0', 'g') AS opening,
+                           first, n FROM h) x
+              GROUP BY cluster_id, opening),
+        r AS (SELECT * FROM (SELECT *, row_number() OVER (
+                  PARTITION BY cluster_id ORDER BY exchanges DESC, opening) AS rank FROM g) y
+              WHERE rank <= {int(examples)}),
+        t AS (SELECT e.request_id, min(left(e.prompt, {int(chars)})) AS text FROM exchanges e
+              WHERE e.request_id IN (SELECT first FROM r){window} GROUP BY e.request_id)
+        SELECT r.cluster_id, t.text, r.exchanges, r.rank FROM r JOIN t ON t.request_id = r.first
+        ORDER BY r.cluster_id, r.rank"""
 
 
 def models_sql(window: str) -> str:

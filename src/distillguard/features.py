@@ -332,17 +332,23 @@ base AS (
     {_count("s.status = 429", "throttled_n")},
     {_count("s.status IN (401, 403)", "refused_n")},
     {_count("s.institutional", "institutional_n")},
-    {_count(f"acc.created_at IS NOT NULL AND s.ts < acc.created_at + INTERVAL {YOUNG_DAYS} DAY", "young_n")},
-    count(DISTINCT s.model) AS models,
-    count(DISTINCT s.ip) AS ips,
-    count(DISTINCT s.asn) AS asns,
-    count(DISTINCT s.client_fp) AS client_fps,
-    mode(s.country ORDER BY s.country) AS main_country,  -- ties: the first in order
-    mode(s.asn ORDER BY s.asn) AS main_asn
+    {_count(f"acc.created_at IS NOT NULL AND s.ts < acc.created_at + INTERVAL {YOUNG_DAYS} DAY", "young_n")}
   FROM s CROSS JOIN cap {created}
   GROUP BY s.account_id
+),
+spread AS (  -- how many models, IPs, networks and clients; the most used country and network
+  SELECT account_id,
+    count(model) AS models, count(ip) AS ips, count(asn) AS asns, count(client_fp) AS client_fps,
+    -- ties: the first in order
+    arg_min(country, (-c, country)) FILTER (WHERE country IS NOT NULL) AS main_country,
+    arg_min(asn, (-c, asn)) FILTER (WHERE asn IS NOT NULL) AS main_asn
+  FROM (SELECT account_id, model, ip, asn, client_fp, country, count(*) AS c FROM s
+        GROUP BY GROUPING SETS ((account_id, model), (account_id, ip), (account_id, asn),
+                                (account_id, client_fp), (account_id, country))) v
+  GROUP BY account_id
 )
 SELECT base.*,
+  sp.models, sp.ips, sp.asns, sp.client_fps, sp.main_country, sp.main_asn,
   dy.active_days, dy.days,
   {", ".join(f"hr.{h}" for h in HOURS)},
   {", ".join(f"hb.{c}" for c in HABIT_COLUMNS)},
@@ -359,6 +365,7 @@ SELECT base.*,
   g.gap_cv,
   g.gap_median_s
 FROM base
+JOIN spread sp ON sp.account_id = base.account_id
 JOIN days dy ON dy.account_id = base.account_id
 JOIN hours hr ON hr.account_id = base.account_id
 LEFT JOIN win w ON w.account_id = base.account_id
@@ -436,12 +443,20 @@ QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY {fingerprint("reques
 ORDER BY account_id, {fingerprint("request_id")}"""
 
 
+def _minute_number(ts: str, minutes: int) -> str:
+    """The number of the ``minutes``-long window (counted from the epoch) holding ``ts``."""
+    return f"(epoch_us({ts}) // {60 * int(minutes) * 1_000_000})"
+
+
+def _minute_text(number: str, minutes: int) -> str:
+    """The UTC start of window ``number`` (:func:`_minute_number`) as ``YYYY-MM-DD HH:MM``."""
+    return f"strftime(to_timestamp({number} * {60 * int(minutes)}), '%Y-%m-%d %H:%M')"
+
+
 def _minute_bucket(ts: str, minutes: int) -> str:
     """The UTC start of the ``minutes``-long window (counted from the epoch) holding ``ts``,
     as ``YYYY-MM-DD HH:MM``."""
-    seconds = 60 * int(minutes)
-    start = f"(epoch_us({ts}) // {seconds * 1_000_000}) * {seconds}"
-    return f"strftime(to_timestamp({start}), '%Y-%m-%d %H:%M')"
+    return _minute_text(_minute_number(ts, minutes), minutes)
 
 
 def link_tokens_sql(
@@ -461,13 +476,17 @@ def link_tokens_sql(
     habit = f"greatest(3, {HABIT_SHARE} * exchanges)"
     return f"""
 WITH per_account AS (SELECT account_id, count(*) AS n FROM {signals} GROUP BY account_id),
+pairs AS (  -- each account's (start, end) pairs, counted once for both kinds of template
+  SELECT account_id, head_fp, tail_fp, count(*) AS c FROM {signals}
+  GROUP BY account_id, head_fp, tail_fp
+),
 tmpl AS (  -- a template is a fixed start or end around content that varies
-  SELECT s.account_id, 'template' AS kind, 'tail:' || s.tail_fp::VARCHAR AS token, count(*) AS c,
-         count(DISTINCT s.head_fp) AS fills
-  FROM {signals} s GROUP BY s.account_id, s.tail_fp
+  SELECT account_id, 'template' AS kind, 'tail:' || tail_fp::VARCHAR AS token, sum(c) AS c,
+         count(head_fp) AS fills
+  FROM pairs GROUP BY account_id, tail_fp
   UNION ALL
-  SELECT s.account_id, 'template', 'head:' || s.head_fp::VARCHAR, count(*), count(DISTINCT s.tail_fp)
-  FROM {signals} s GROUP BY s.account_id, s.head_fp
+  SELECT account_id, 'template', 'head:' || head_fp::VARCHAR, sum(c), count(tail_fp)
+  FROM pairs GROUP BY account_id, head_fp
 )
 SELECT t.account_id, t.kind, t.token FROM tmpl t JOIN per_account p USING (account_id)
   WHERE t.c >= greatest({min_template_uses}, 0.05 * p.n) AND t.fills >= 0.5 * t.c
@@ -477,10 +496,10 @@ SELECT DISTINCT account_id, 'subnet', regexp_extract(ip, '^(\\d+\\.\\d+\\.\\d+)\
 UNION
 SELECT DISTINCT account_id, 'asn', asn::VARCHAR FROM {signals} WHERE asn IS NOT NULL
 UNION
-SELECT account_id, 'sync', bucket FROM (  -- the 2-minute windows an account bursts in
+SELECT account_id, 'sync', {_minute_text("bucket", 2)} FROM (  -- the 2-minute windows it bursts in
   SELECT account_id, bucket, row_number() OVER (PARTITION BY account_id ORDER BY n DESC, bucket) AS rank
   FROM (SELECT account_id, bucket, count(*) AS n
-        FROM (SELECT account_id, {_minute_bucket("ts", 2)} AS bucket FROM {signals}) b
+        FROM (SELECT account_id, {_minute_number("ts", 2)} AS bucket FROM {signals}) b
         GROUP BY account_id, bucket HAVING count(*) >= {min_burst}) c
 ) r WHERE rank <= {max_bursts}
 UNION

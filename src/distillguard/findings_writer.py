@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from distillguard._files import write_text
@@ -180,7 +181,7 @@ def account_findings(
         out["campaign_share"].append(round(s, 4))
         out["campaign_exchanges"].append(n)
         out["allowlisted"].append(account in allowlisted)
-        out["reasons"].append(json.dumps(why))
+        out["reasons"].append(orjson.dumps(why, option=orjson.OPT_SERIALIZE_NUMPY).decode())
     # highest risk first, ties by account id: the same order whatever order the rows came in
     return pa.table(out).sort_by([("risk", "descending"), ("account_id", "ascending")])
 
@@ -196,11 +197,11 @@ def write_findings_json(
     """``findings.json``: the clusters and every account whose verdict is not ``ok``."""
     flagged = [r for r in accounts.to_pylist() if r["verdict"] != "ok"]
     for r in flagged:
-        r["reasons"] = json.loads(r["reasons"])
+        r["reasons"] = orjson.loads(r["reasons"])
     rows = clusters.to_pylist()
     for c in rows:
         for key in ("capabilities", "shared_infrastructure", "organisation", "reasons"):
-            c[key] = json.loads(c[key])
+            c[key] = orjson.loads(c[key])
     doc = {
         "findings_version": FINDINGS_VERSION,
         "window": {
@@ -211,4 +212,9 @@ def write_findings_json(
         "clusters": rows,
         "accounts": flagged,
     }
-    write_text(out / "findings.json", json.dumps(doc, indent=1, default=str) + "\n")
+    text = orjson.dumps(
+        doc,
+        default=str,  # times as str() writes them, as every reader of findings.json expects
+        option=orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_SERIALIZE_NUMPY,
+    )
+    write_text(out / "findings.json", text.decode() + "\n")

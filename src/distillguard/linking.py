@@ -9,16 +9,17 @@ ASNs (weak kinds). The steps, in order:
    ASN or a popular SDK's fingerprint is shared by thousands of benign accounts and links
    nobody; a reseller's gateway fingerprint is shared by accounts that each look a little
    wrong. Weight = kind weight, times rarity for weak kinds.
-2. Louvain communities (networkx, seeded: deterministic) on the weighted account–token graph.
+2. Modularity communities on the weighted account–token graph: Leiden (graspologic-native),
+   seeded, over the tokens in sorted order, so the same tokens give the same communities.
 3. Communities that share a strong token held by most of each one's accounts are merged:
-   Louvain splits a large, loosely knit hydra; its gateway fingerprint puts it back together.
+   community detection splits a large, loosely knit hydra; its gateway fingerprint puts it back together.
 4. An account is a member when the tokens it shares inside its community weigh at least
    ``min_attachment`` and include a strong one: infrastructure alone never links.
 5. Each cluster is split into its connected components over strong tokens, so weak kinds
    never bridge two campaigns that rent the same proxy range or work the same hours.
-6. A component of 20+ accounts is cut at thin bridges: Louvain over its strong tokens, then
+6. A component of 20+ accounts is cut at thin bridges: communities of its strong tokens, then
    the merge rule of step 3 again, so a fingerprint that a few accounts of two campaigns
-   share does not fuse them, while a hydra split by Louvain is put back together.
+   share does not fuse them, while a hydra split in communities is put back together.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-import networkx as nx
+import graspologic_native
 import numpy as np
 import pyarrow as pa
 
@@ -60,7 +61,7 @@ IDENTITY_KINDS = frozenset({"payment", "email_stem"})
 """Token kinds that say who an account is, not what it runs: they link even protected accounts."""
 
 MIN_CUT = 20
-"""Components smaller than this are not cut: Louvain would split a five-account campaign
+"""Components smaller than this are not cut: community detection would split a five-account campaign
 held together by a few payment methods (seen on 1M-exchange scenarios)."""
 
 
@@ -75,16 +76,48 @@ class Clusters:
     attachment: dict[str, float] = field(default_factory=dict)
 
 
+Node = tuple[str, ...]
+"""A graph node: ``("a", account_id)`` or ``("t", kind, token)``."""
+
+
+def modularity_communities(
+    edges: Iterable[tuple[Node, Node, float]], resolution: float, seed: int = 0
+) -> list[set[Node]]:
+    """Communities of the weighted graph ``edges`` (node, node, weight) that maximise
+    modularity at ``resolution``: Leiden (graspologic-native), seeded, so the same edges in
+    the same order give the same communities. Isolated nodes are not in the graph."""
+    index: dict[Node, str] = {}
+    named: list[tuple[str, str, float]] = []
+    for u, v, w in edges:
+        named.append(
+            (index.setdefault(u, str(len(index))), index.setdefault(v, str(len(index))), w)
+        )
+    if not named:
+        return []
+    _, part = graspologic_native.leiden(
+        edges=named, resolution=resolution, seed=seed, use_modularity=True
+    )
+    groups: dict[int, set[Node]] = defaultdict(set)
+    for node, name in index.items():
+        groups[part[name]].add(node)
+    return [groups[c] for c in sorted(groups)]
+
+
 def token_holders(
     tokens: pa.Table, kinds: frozenset[str], exclude: frozenset[str] = frozenset()
 ) -> dict[tuple[str, str], set[str]]:
     """(kind, token) → the accounts holding it, for the tokens of ``kinds`` in ``tokens``
     (account_id, kind, token); null tokens and ``exclude``'s accounts left out."""
     holders: dict[tuple[str, str], set[str]] = defaultdict(set)
+    # in (kind, token) order, whatever order the engine returned the rows in: every later
+    # step, community detection included, iterates the tokens in this order
+    ordered = tokens.select(["account_id", "kind", "token"]).sort_by(
+        [("kind", "ascending"), ("token", "ascending"), ("account_id", "ascending")]
+    )
     for account, kind, token in zip(
-        tokens.column("account_id").to_pylist(),
-        tokens.column("kind").to_pylist(),
-        tokens.column("token").to_pylist(),
+        ordered.column("account_id").to_pylist(),
+        ordered.column("kind").to_pylist(),
+        ordered.column("token").to_pylist(),
         strict=True,
     ):
         if token is not None and kind in kinds and account not in exclude:
@@ -141,17 +174,10 @@ def link(
             )
         weights[key] = weight
     _keep_rarest_weak_tokens(holders, weights, config)
-    graph: nx.Graph[tuple[str, ...]] = nx.Graph()
-    for key, w in weights.items():
-        node = ("t", *key)
-        for a in sorted(holders[key]):  # insertion order feeds Louvain: keep it stable
-            graph.add_edge(("a", a), node, weight=w)
-    communities = (
-        nx.community.louvain_communities(
-            graph, weight="weight", resolution=config.resolution, seed=seed
-        )
-        if graph
-        else []
+    communities = modularity_communities(
+        ((("a", a), ("t", *key), w) for key, w in weights.items() for a in sorted(holders[key])),
+        config.resolution,
+        seed,
     )
     tokens_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for key in weights:
@@ -260,9 +286,9 @@ def _remerge(
     tokens_of: dict[str, list[tuple[str, str]]],
     config: Linking,
 ) -> tuple[list[list[str]], dict[int, list[tuple[str, str]]]]:
-    """The merge rule once more over the final groups: a piece of a campaign that Louvain put
-    in another community (one crowded by accounts renting the same proxy pool) is split off
-    there and rejoins the campaign whose strong token most of both hold."""
+    """The merge rule once more over the final groups: a piece of a campaign that community
+    detection put in another community (one crowded by accounts renting the same proxy pool)
+    is split off there and rejoins the campaign whose strong token most of both hold."""
     merged = _merge_on_strong_tokens(groups, tokens_of, config)
     if len(merged) == len(groups):
         return groups, tokens
@@ -280,8 +306,8 @@ def _merge_on_strong_tokens(
 ) -> list[list[str]]:
     """Merge communities that share a strong token held by most members of each.
 
-    Louvain splits a very large, loosely knit campaign such as a hydra cluster into
-    sub-communities; the reseller's gateway fingerprint, held by most accounts of every
+    Community detection splits a very large, loosely knit campaign such as a hydra cluster
+    into sub-communities; the reseller's gateway fingerprint, held by most accounts of every
     sub-community, puts it back together. Weak kinds (ASN, subnet, sync) never merge."""
     ds: _DisjointSet[int] = _DisjointSet(range(len(groups)))
     first_with: dict[tuple[str, str], int] = {}
@@ -354,8 +380,8 @@ def _rescue(
     suspicious: set[str],
     config: Linking,
 ) -> list[list[str]]:
-    """Accounts that the community steps left out (Louvain put them beside accounts of
-    another campaign, or they link by infrastructure alone) join the final group they share
+    """Accounts that the community steps left out (community detection put them beside
+    accounts of another campaign, or they link by infrastructure alone) join the final group they share
     the most weight with, when it reaches ``min_attachment`` and includes a strong token, or
     the account is suspicious on its own."""
     where = {a: g for g, members in enumerate(groups) for a in members}
@@ -389,23 +415,21 @@ def _cut_thin_bridges(
     """Two campaigns joined only by a strong token that a few accounts of each hold (two
     agentic accounts running the same open-source harness build as eighteen accounts of
     another campaign, seen at 30M exchanges) are one connected component but two campaigns.
-    Louvain on the component's strong-token graph separates them; sub-communities are then
+    Communities of the component's strong-token graph separate them; sub-communities are then
     merged back on a strong token held by most members of each, exactly as in the first pass,
-    so a large campaign that Louvain splits (a hydra) is put together again."""
+    so a large campaign split in communities (a hydra) is put together again."""
     if len(part) < MIN_CUT:
         return [part]
     part_set = set(part)
-    graph: nx.Graph[tuple[str, ...]] = nx.Graph()
+    edges: list[tuple[Node, Node, float]] = []
     tokens_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for key, shared in by_token.items():
         inside = [a for a in shared if a in part_set]
         if len(inside) < 2:
             continue
         for a in inside:
-            graph.add_edge(("a", a), ("t", *key), weight=config.kinds[key[0]])
+            edges.append((("a", a), ("t", *key), config.kinds[key[0]]))
             tokens_of[a].append(key)
-    communities = nx.community.louvain_communities(
-        graph, weight="weight", resolution=config.resolution, seed=seed
-    )
+    communities = modularity_communities(edges, config.resolution, seed)
     pieces = [sorted(n[1] for n in c if n[0] == "a") for c in communities]
     return _merge_on_strong_tokens([p for p in pieces if p], tokens_of, config)

@@ -54,7 +54,7 @@ from distillguard.scoring import (
     exculpation,
     score_accounts,
 )
-from distillguard.signal_store import ensure_signals, signals_relation
+from distillguard.signal_store import ensure_signals, export_window
 from distillguard.store import Store
 
 Progress = Callable[[str], None]
@@ -150,28 +150,27 @@ def scan(
         )
     signals_path = out_dir / "exchange_signals.parquet"
     done = step("signals")
+    if signals_path.is_file():  # an older scan's single file: the signals are a dataset now
+        remove_path(signals_path)
     if ex is store:
-        if signals_path.is_dir():  # a Spark scan's dataset: this engine writes one file
-            remove_path(signals_path)
-        # computed once per store part and kept (signal_store); this scan reads its window.
-        # A store whose data directory this user cannot write (an analyst's read-only copy)
-        # is scanned the slow way: every signal computed here, nothing kept
+        # computed once per store part and kept (signal_store); this scan links the window's
+        # files in. A store whose data directory this user cannot write (an analyst's
+        # read-only copy) is scanned the slow way: every signal computed here, nothing kept
         try:
             stored = ensure_signals(store, rules.institutional)
         except OSError as exc:
             say(f"signals not kept ({exc}): computing them for this scan only")
             stored = []
         if stored:
-            sql, params = signals_relation(stored, since, until)
-            write_private(signals_path, lambda path: store.copy_to_parquet(sql, params, path))
+            export_window(store, stored, since, until, signals_path)
         else:
+            remove_path(signals_path)
+            signals_path.mkdir(mode=0o700)
             write_private(
-                signals_path,
+                signals_path / "part-00000.parquet",
                 lambda path: store.write_signals(since, until, rules.institutional, path),
             )
     else:  # another engine computes the window's signals where the exchanges are
-        if signals_path.is_file():
-            remove_path(signals_path)
         ex.write_signals(since, until, rules.institutional, signals_path)
         make_private(signals_path)
     done()

@@ -13,13 +13,17 @@ removed.
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
 import shutil
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from distillguard._files import write_private
+import pyarrow.parquet as pq
+
+from distillguard._files import remove_path, write_private
 from distillguard.features import exchange_signals_sql, window_terms
 from distillguard.rules import Institutional
 from distillguard.schema import Kind
@@ -85,3 +89,90 @@ def signals_relation(
         " WHERE " + " AND ".join(where) if where else ""
     )
     return sql, params
+
+
+def _ts_range(file: Path) -> tuple[datetime, datetime] | None:
+    """The earliest and latest ``ts`` in a signal file, from its Parquet statistics (``None``
+    for an empty file or one written without them)."""
+    meta = pq.ParquetFile(file).metadata
+    column = meta.schema.to_arrow_schema().get_field_index("ts")
+    lows, highs = [], []
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(column).statistics
+        if meta.row_group(g).num_rows == 0:
+            continue
+        if stats is None or not stats.has_min_max:
+            return None
+        lows.append(stats.min)
+        highs.append(stats.max)
+    return (min(lows), max(highs)) if lows else None
+
+
+def _utc(t: datetime | None) -> datetime | None:
+    """A naive time is UTC, as the store's session reads it."""
+    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
+
+
+def export_window(
+    store: Store,
+    files: list[Path],
+    since: datetime | None,
+    until: datetime | None,
+    out: Path,
+) -> None:
+    """The stored signals of ``files`` in ``[since, until)`` as a Parquet dataset directory
+    at ``out`` (owner-only, replacing whatever ``out`` held).
+
+    A file wholly inside the window is hard-linked (copied when ``out`` is on another file
+    system or linking is refused); a file partly inside it is filtered into a new file; a
+    file outside it is left out. A whole-store scan so costs no copy at all."""
+    low, high = _utc(since), _utc(until)
+    tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")
+    tmp.mkdir(mode=0o700)
+    try:
+        written = 0
+        for i, file in enumerate(files):
+            span = _ts_range(file)
+            target = tmp / f"part-{i:05d}.parquet"
+            if span is not None and (
+                (low is not None and span[1] < low) or (high is not None and span[0] >= high)
+            ):
+                continue
+            if (
+                span is not None
+                and (low is None or span[0] >= low)
+                and (high is None or span[1] < high)
+            ):
+                _link_or_copy(file, target)
+            else:
+                _filter(store, file, since, until, target)
+            written += 1
+        if not written and files:  # nothing in the window: an empty file keeps the schema
+            _filter(store, files[0], since, until, tmp / "part-00000.parquet")
+        remove_path(out)
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            remove_path(tmp)
+
+
+def _filter(
+    store: Store, file: Path, since: datetime | None, until: datetime | None, target: Path
+) -> None:
+    """The rows of a signal file in ``[since, until)``, into an owner-only ``target``."""
+    sql, params = signals_relation([file], since, until)
+
+    def copy(path: Path) -> None:
+        store.copy_to_parquet(sql, params, path)
+
+    write_private(target, copy)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or a file this user may not link
+        write_private(target, lambda p: shutil.copyfile(source, p))
+    else:
+        if target.stat().st_mode & 0o077:  # kept signals are owner-only; keep it so
+            write_private(target, lambda p: shutil.copyfile(source, p))
