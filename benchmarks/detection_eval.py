@@ -34,10 +34,10 @@ import pyarrow.parquet as pq
 
 import distillguard as dg
 from distillguard.catalogue import load_catalogue
+from distillguard.detection.pipeline import scan
 from distillguard.evaluate import evaluate, load_truth, render_markdown, write_report
 from distillguard.evaluate.metrics import Truth
 from distillguard.rules import load_rules
-from distillguard.scan import scan
 from distillguard.sim.adversarial import HARD_NEGATIVE_MIX
 
 MIXED_NO_FP = ("benchmark_runner", "enterprise_batch", "licensed_distiller")

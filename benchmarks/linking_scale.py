@@ -26,7 +26,7 @@ import time
 import numpy as np
 import pyarrow as pa
 
-from distillguard.linking import link
+from distillguard.detection.linking import link
 from distillguard.rules import load_rules
 
 

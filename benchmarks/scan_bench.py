@@ -48,7 +48,7 @@ def main() -> None:
             "import distillguard as dg\n"
             "from distillguard.catalogue import load_catalogue\n"
             "from distillguard.rules import load_rules\n"
-            "from distillguard.scan import scan\n"
+            "from distillguard.detection.pipeline import scan\n"
             "from datetime import timedelta\n"
             f"with dg.Store.open({args.db!r}, read_only=True, memory_limit={args.memory_limit!r}) as st:\n"
             f"{window}"

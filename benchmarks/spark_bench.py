@@ -64,8 +64,8 @@ def main() -> None:
     def duck(stored: bool) -> tuple[float, float]:
         body = (
             "from distillguard.rules import load_rules\n"
-            "from distillguard.scan import scan\n"
-            "import distillguard.scan as s\n"
+            "from distillguard.detection.pipeline import scan\n"
+            "import distillguard.detection.pipeline as s\n"
             + ("" if stored else "s.ensure_signals = lambda *a, **k: []\n")
             + f"with {open_store} as st:\n"
             f"    print(scan(st, load_rules(), {str(out / 'duckdb')!r}).timings)"
@@ -74,8 +74,8 @@ def main() -> None:
 
     spark = run_step(
         "from distillguard.rules import load_rules\n"
-        "from distillguard.scan import scan\n"
-        "from distillguard.spark import SparkExecutor\n"
+        "from distillguard.detection.pipeline import scan\n"
+        "from distillguard.detection.spark import SparkExecutor\n"
         f"with {open_store} as st:\n"
         "    accounts = st.query('SELECT * FROM accounts')\n"
         f"    with SparkExecutor.open(str(st.data_dir / 'exchanges'), accounts, master={args.master!r},\n"

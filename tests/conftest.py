@@ -62,8 +62,8 @@ def _no_color(monkeypatch: pytest.MonkeyPatch) -> None:
 def campaigns(tmp_path_factory: pytest.TempPathFactory) -> Campaigns:
     """Built from the public corpus when it is beside the checkout, else from the simulator's
     own text generator: reports and indicator sharing are tested either way."""
+    from distillguard.detection.pipeline import scan
     from distillguard.rules import load_rules
-    from distillguard.scan import scan
 
     work = tmp_path_factory.mktemp("campaigns")
     report = dg.simulate("mixed", 60_000, seed=11, out=work / "sim", corpus=_corpus_dir())

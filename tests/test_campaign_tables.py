@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 import distillguard as dg
-from distillguard.campaign_tables import (
+from distillguard.detection.campaign_tables import (
     DAILY,
     GRAPH,
     INFRA,

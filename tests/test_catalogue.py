@@ -11,7 +11,7 @@ import pytest
 
 import distillguard as dg
 from distillguard.catalogue import Catalogue, load_catalogue
-from distillguard.features import account_features_sql
+from distillguard.detection.features import account_features_sql
 
 
 def test_the_gateway_models_section_is_a_catalogue(tmp_path: Path) -> None:

@@ -10,12 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from distillguard.cohorts import score_cohorts
-from distillguard.entities import aggregate, hour_entropy, with_derived
-from distillguard.features import COUNTS, SHARES
-from distillguard.linking import link
+from distillguard.detection.cohorts import score_cohorts
+from distillguard.detection.entities import aggregate, hour_entropy, with_derived
+from distillguard.detection.features import COUNTS, SHARES
+from distillguard.detection.linking import link
+from distillguard.detection.scoring import score_accounts
 from distillguard.rules import load_rules
-from distillguard.scoring import score_accounts
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 

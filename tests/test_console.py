@@ -20,8 +20,8 @@ import pytest
 
 import distillguard as dg
 from distillguard.console import ConsoleState, read_console_labels
+from distillguard.detection.pipeline import scan
 from distillguard.rules import load_rules
-from distillguard.scan import scan
 from gateway_helpers import (
     ADMIN_TOKEN,
     free_port,

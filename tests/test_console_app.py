@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import distillguard as dg
+from distillguard.detection.pipeline import scan
 from distillguard.rules import load_rules
-from distillguard.scan import scan
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient

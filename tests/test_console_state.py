@@ -10,7 +10,7 @@ import pytest
 import distillguard as dg
 from distillguard.console import ConsoleState, User, read_console_labels
 from distillguard.console._state import check_password, hash_password
-from distillguard.labels import read_labels
+from distillguard.detection.labels import read_labels
 
 
 def test_passwords_are_stored_hashed_and_checked(tmp_path: Path) -> None:

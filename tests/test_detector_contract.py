@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from distillguard.evidence import AccountEvidence, build
+from distillguard.detection.evidence import AccountEvidence, build
+from distillguard.detection.signals import EXCHANGE_DETECTORS, Detector, Reason
 from distillguard.rules import load_rules
-from distillguard.signals import EXCHANGE_DETECTORS, Detector, Reason
 
 PROMPTS = [
     "What is 17 * 23?",

@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from distillguard.evidence import AccountEvidence, posterior_lower
+from distillguard.detection.evidence import AccountEvidence, posterior_lower
+from distillguard.detection.scoring import exculpation, fit_weights, reasons, score_accounts
 from distillguard.rules import Estimates, Evidence, load_rules
-from distillguard.scoring import exculpation, fit_weights, reasons, score_accounts
 
 
 def test_posterior_lower_bound_in_closed_form() -> None:

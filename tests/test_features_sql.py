@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from distillguard.features import (
+from distillguard.detection.features import (
     HOURS,
     SHARES,
     account_attributes_sql,

@@ -21,10 +21,10 @@ from pydantic import SecretStr
 from stix2validator import ValidationOptions, validate_string
 
 import distillguard as dg
+from distillguard.detection.pipeline import scan
 from distillguard.intel import apply_to_findings, export_bundle, indicators_of, match, pull, push
 from distillguard.intel._indicators import KINDS, parse, pattern
 from distillguard.rules import load_rules
-from distillguard.scan import scan
 from helpers import Campaigns, run_cli
 
 

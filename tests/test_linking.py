@@ -6,7 +6,7 @@ import random
 
 import pyarrow as pa
 
-from distillguard.linking import link, modularity_communities
+from distillguard.detection.linking import link, modularity_communities
 from distillguard.rules import load_rules
 
 RULES = load_rules()
@@ -110,7 +110,7 @@ def test_linking_is_deterministic() -> None:
 def test_signup_bursts_become_weak_tokens_that_never_link_alone() -> None:
     import duckdb
 
-    from distillguard.features import link_tokens_sql
+    from distillguard.detection.features import link_tokens_sql
 
     con = duckdb.connect()
     con.execute(
@@ -173,7 +173,7 @@ def test_two_campaigns_bridged_by_a_few_shared_harness_fingerprints_stay_apart()
 
 
 def test_thin_bridge_cut_separates_a_fused_component_and_keeps_a_hydra_whole() -> None:
-    from distillguard.linking import _cut_thin_bridges
+    from distillguard.detection.linking import _cut_thin_bridges
 
     by_token: dict[tuple[str, str], list[str]] = {
         ("system_prompt", "sys-A"): [f"a{i:02d}" for i in range(30)],
@@ -234,7 +234,7 @@ def test_protected_accounts_join_only_through_identity() -> None:
 
 
 def test_an_account_behind_a_proxy_pool_links_through_its_rarest_subnets_only() -> None:
-    from distillguard.linking import _keep_rarest_weak_tokens
+    from distillguard.detection.linking import _keep_rarest_weak_tokens
 
     holders = {("subnet", f"10.0.{k}"): {"a", "b"} for k in range(30)}
     holders[("subnet", "rare")] = {"a", "b"}

@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from distillguard.linking import link
-from distillguard.neardup import groups, neardup_tokens, shingles
+from distillguard.detection.linking import link
+from distillguard.detection.neardup import groups, neardup_tokens, shingles
 from distillguard.rules import load_rules
 from distillguard.sim.textpool import load_corpus
 

@@ -32,7 +32,7 @@ from re._constants import (  # type: ignore[import-not-found]
 import yaml
 
 import distillguard
-from distillguard.signals import TEXT_SIGNALS
+from distillguard.detection.signals import TEXT_SIGNALS
 
 PACKAGE = Path(distillguard.__file__).parent
 BREAK = "\x00"

@@ -19,9 +19,9 @@ import pytest
 
 import distillguard as dg
 from distillguard.catalogue import Catalogue, load_catalogue
+from distillguard.detection.pipeline import ScanResult, scan
 from distillguard.evaluate import Truth, evaluate, load_truth, render_markdown
 from distillguard.rules import VERDICTS, load_rules
-from distillguard.scan import ScanResult, scan
 from helpers import write_jsonl
 
 START = datetime(2026, 5, 4, tzinfo=UTC)

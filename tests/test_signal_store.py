@@ -13,16 +13,16 @@ import pyarrow.parquet as pq
 import pytest
 
 import distillguard as dg
-from distillguard.features import exchange_signals_sql
-from distillguard.rules import Institutional
-from distillguard.schema import Kind
-from distillguard.signal_store import (
+from distillguard.detection.features import exchange_signals_sql
+from distillguard.detection.signal_store import (
     STALE_S,
     ensure_signals,
     export_window,
     signal_version,
     signals_relation,
 )
+from distillguard.rules import Institutional
+from distillguard.schema import Kind
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_a_part_of_an_earlier_contract_gets_null_columns(store: dg.Store) -> Non
 def test_a_store_whose_signals_cannot_be_kept_is_scanned_all_the_same(
     store: dg.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from distillguard import scan as scan_module
+    from distillguard.detection import pipeline as scan_module
     from distillguard.rules import load_rules
 
     kept = scan_module.scan(store, load_rules(), tmp_path / "kept")
@@ -211,7 +211,7 @@ def test_a_naive_window_is_utc(timed: tuple[dg.Store, list[Path]], tmp_path: Pat
 def test_files_are_copied_when_they_cannot_be_linked(
     timed: tuple[dg.Store, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from distillguard import signal_store
+    from distillguard.detection import signal_store
 
     store, files = timed
 

@@ -21,14 +21,14 @@ import pyarrow.parquet as pq
 import pytest
 
 import distillguard as dg
-from distillguard.engine import fingerprint
+from distillguard.detection.engine import fingerprint
+from distillguard.detection.features import exchange_signals_sql
+from distillguard.detection.pipeline import scan
 from distillguard.errors import StoreError
-from distillguard.features import exchange_signals_sql
 from distillguard.rules import load_rules
-from distillguard.scan import scan
 from distillguard.schema import Kind
 
-spark_mod = pytest.importorskip("distillguard.spark")
+spark_mod = pytest.importorskip("distillguard.detection.spark")
 pytest.importorskip("sqlglot")
 spark_sql = spark_mod.spark_sql
 
@@ -313,6 +313,70 @@ def test_a_whole_scan_writes_the_same_findings_on_both_engines(
     )
     for path in [signals, *signals.rglob("*")]:
         assert path.stat().st_mode & 0o077 == 0, path
+
+
+def _without_times(value: Any) -> Any:
+    """A report or bundle without the moment it was made (it differs between two runs)."""
+    if isinstance(value, dict):
+        return {
+            k: _without_times(v)
+            for k, v in value.items()
+            if k not in ("generated", "generated_at", "created", "modified", "id", "timestamp")
+        }
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    return value
+
+
+def test_reports_intel_and_baselines_query_spark_through_the_same_seam(
+    spark_session: Any, tmp_path: Path
+) -> None:
+    """A campaign report, its STIX indicators and evaluate's baselines, computed with the
+    Spark executor from findings without their campaign tables (so every query runs on the
+    engine), equal those computed with the store."""
+    from distillguard.detection.campaign_tables import remove_campaign_tables
+    from distillguard.evaluate.baselines import rate_limit
+    from distillguard.evaluate.embedding_baselines import sample_prompts
+    from distillguard.intel.stix import export_bundle
+    from distillguard.report._model import build
+
+    sim = tmp_path / "sim"
+    dg.simulate("adversarial", 8_000, seed=5, out=sim)
+    settings = dg.load_settings(db=tmp_path / "dg.duckdb", progress=False)
+    rules = load_rules(None)
+    with dg.Store.open(settings.db) as store:
+        dg.ingest_files([sim], "native", store, settings)
+        scan(store, rules, tmp_path / "findings")
+        shutil.copytree(tmp_path / "findings", tmp_path / "bare")
+        remove_campaign_tables(tmp_path / "bare")
+        findings, bare = (
+            dg.load_findings(tmp_path / "findings"),
+            dg.load_findings(tmp_path / "bare"),
+        )
+        clusters = [c["cluster_id"] for c in findings.all_clusters()]
+        assert clusters
+        spark = spark_mod.SparkExecutor(
+            spark_session,
+            str(store.data_dir / Kind.EXCHANGES.value),
+            store.query("SELECT * FROM accounts"),
+        )
+        cid = clusters[0]
+        on_duck = build(store, bare, cid, settings)
+        assert _without_times(build(spark, bare, cid, settings)) == _without_times(on_duck)
+        assert on_duck["timeline"]["daily"] and on_duck["infrastructure"]["asns"]
+
+        def indicators(bundle: dict[str, Any]) -> list[str]:
+            return sorted(o["pattern"] for o in bundle["objects"] if o["type"] == "indicator")
+
+        stix_duck = export_bundle(store, findings, cid, settings, rules)
+        assert indicators(export_bundle(spark, findings, cid, settings, rules)) == indicators(
+            stix_duck
+        )
+        signals = tmp_path / "findings" / "exchange_signals.parquet"
+        limited = rate_limit(store, store.parquet(signals))
+        assert rate_limit(spark, spark.parquet(signals)) == limited
+        sampled = sample_prompts(store, store.parquet(signals), per_account=4)
+        assert sample_prompts(spark, spark.parquet(signals), per_account=4) == sampled
 
 
 # -- the command ---------------------------------------------------------------------------

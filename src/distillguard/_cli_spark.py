@@ -10,9 +10,9 @@ from typing import Any
 import pyarrow as pa
 
 from distillguard.config import Settings
+from distillguard.detection.pipeline import ScanResult, scan
 from distillguard.errors import ConfigError
 from distillguard.rules import Rules
-from distillguard.scan import ScanResult, scan
 from distillguard.schema import Kind
 from distillguard.store import Store
 
@@ -30,7 +30,7 @@ def scan_on_spark(
     """Spark reads the exchanges (and, with ``accounts``, the accounts); the account-level
     work runs here in DuckDB: in the store (``open_store``) or, with ``accounts``, in memory
     over the accounts Spark read."""
-    from distillguard.spark import SparkExecutor
+    from distillguard.detection.spark import SparkExecutor
 
     if exchanges is None and not Path(settings.db).exists():
         raise ConfigError(f"{settings.db}: no store here: give --exchanges (and --accounts)")

@@ -172,8 +172,8 @@ def ingest(
 
 def _ingest_signals(store: Store, settings: Settings, rules_file: Path | None) -> float:
     """Compute the new parts' per-exchange signals now, so scans only aggregate; seconds."""
+    from distillguard.detection.signal_store import ensure_signals
     from distillguard.rules import load_rules
-    from distillguard.signal_store import ensure_signals
 
     started = time.perf_counter()
     with _progress(settings, "signals", bytes_=False) as hook:
@@ -273,9 +273,9 @@ def scan_cmd(
 ) -> None:
     """Find campaigns: score accounts, link them into clusters, write findings."""
     from distillguard.catalogue import load_catalogue
-    from distillguard.labels import read_labels
+    from distillguard.detection.labels import read_labels
+    from distillguard.detection.pipeline import scan
     from distillguard.rules import load_rules
-    from distillguard.scan import scan
 
     if engine not in ("duckdb", "spark"):
         raise typer.BadParameter(f"must be duckdb or spark, not {engine!r}", param_hint="--engine")
@@ -535,8 +535,8 @@ def demo(
         _print_summary(store.summary(), settings.db)
     out.rule("4 · scan: campaigns found")
     from distillguard.catalogue import load_catalogue
+    from distillguard.detection.pipeline import scan
     from distillguard.rules import load_rules
-    from distillguard.scan import scan
 
     with _open(settings, read_only=True) as store:
         result = scan(

@@ -30,9 +30,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from distillguard.engine import FINGERPRINT_MACRO, parquet_files
+from distillguard.detection.engine import FINGERPRINT_MACRO, parquet_files
+from distillguard.detection.features import exchange_signals_sql
 from distillguard.errors import StoreError
-from distillguard.features import exchange_signals_sql
 from distillguard.rules import Institutional
 from distillguard.schema import (
     COMPATIBLE_VERSIONS,
@@ -93,7 +93,7 @@ class Store:
     """
 
     name = "duckdb"
-    """The engine (:class:`~distillguard.engine.Executor`) this store is."""
+    """The engine (:class:`~distillguard.detection.engine.Executor`) this store is."""
 
     def __init__(
         self, con: duckdb.DuckDBPyConnection, path: str, data_dir: Path, *, owns_data: bool
@@ -452,7 +452,7 @@ class Store:
         out: str | Path,
     ) -> None:
         """Compute the window's per-exchange signals into one Parquet file (``scan`` reads the
-        stored ones instead: :mod:`distillguard.signal_store`)."""
+        stored ones instead: :mod:`distillguard.detection.signal_store`)."""
         sql, params = exchange_signals_sql(since, until, institutional)
         self.copy_to_parquet(sql, params, out)
 

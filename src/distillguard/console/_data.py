@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from distillguard.campaign_tables import CampaignTables
 from distillguard.config import Settings
-from distillguard.features import EMAIL_DOMAIN
+from distillguard.detection.campaign_tables import CampaignTables
+from distillguard.detection.features import EMAIL_DOMAIN
 from distillguard.findings import Findings, load_findings
 from distillguard.pseudonym import local_key, pseudonym
 from distillguard.report._model import clip, redact

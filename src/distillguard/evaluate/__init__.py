@@ -13,13 +13,12 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from distillguard.catalogue import Catalogue
-from distillguard.engine import parquet_files
-from distillguard.entities import with_derived
+from distillguard.detection.entities import with_derived
+from distillguard.detection.features import account_features_sql
 from distillguard.errors import InputError
 from distillguard.evaluate.baselines import RateLimits, isolation_forest, rate_limit
 from distillguard.evaluate.delay import checkpoints, detection_delay
 from distillguard.evaluate.metrics import Truth, calibration, evaluate_flags
-from distillguard.features import account_features_sql
 from distillguard.rules import Rules, load_rules
 from distillguard.store import Store
 
@@ -89,7 +88,7 @@ def evaluate(
         "calibration": calibration({r["account_id"]: float(r["risk"]) for r in acc}, truth),
     }
     if baselines:
-        signals = parquet_files(fdir / "exchange_signals.parquet")
+        signals = store.parquet(fdir / "exchange_signals.parquet")
         limits = RateLimits()
         report["methods"]["rate limit"] = evaluate_flags(
             rate_limit(store, signals, limits), exchanges, truth
@@ -108,7 +107,7 @@ def evaluate(
         from distillguard.evaluate.embed import MiniLM
 
         model = MiniLM()
-        signals = parquet_files(fdir / "exchange_signals.parquet")
+        signals = store.parquet(fdir / "exchange_signals.parquet")
         samples = eb.sample_prompts(store, signals, per_account=per_account)
         embedded = eb.embed_samples(samples, model, progress=progress)
         reference = model.encode(list(eb.reference_prompts(corpus)))

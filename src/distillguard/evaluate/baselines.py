@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from distillguard.store import Store
+from distillguard.detection.engine import Executor
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class RateLimits:
     tokens_per_day: int = 5_000_000
 
 
-def rate_limit(store: Store, signals: str, limits: RateLimits | None = None) -> set[str]:
+def rate_limit(store: Executor, signals: str, limits: RateLimits | None = None) -> set[str]:
     """Accounts that ever exceed a per-minute or per-day request or token limit."""
     lim = limits or RateLimits()
     rows = store.query(f"""

@@ -17,9 +17,9 @@ from typing import Any
 import pyarrow as pa
 
 from distillguard.catalogue import Catalogue
+from distillguard.detection.pipeline import scan
 from distillguard.evaluate.metrics import ATTACK, Truth
 from distillguard.rules import Rules
-from distillguard.scan import scan
 from distillguard.store import Store
 
 

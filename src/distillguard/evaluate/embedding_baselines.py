@@ -18,12 +18,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from distillguard.detection.engine import Executor
 from distillguard.evaluate.embed import MiniLM
-from distillguard.store import Store
 
 
 def sample_prompts(
-    store: Store, signals: str, per_account: int = 16, min_prompts: int = 4
+    store: Executor, signals: str, per_account: int = 16, min_prompts: int = 4
 ) -> dict[str, list[str]]:
     """Up to ``per_account`` prompts of each account, in time order (deterministic sample)."""
     rows = store.query(f"""

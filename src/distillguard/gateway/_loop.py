@@ -121,9 +121,9 @@ def watch_once(
     (default: now), push decisions."""
     from distillguard.catalogue import Catalogue
     from distillguard.config import load_settings
+    from distillguard.detection.pipeline import scan
     from distillguard.ingest import ingest_files
     from distillguard.rules import load_rules
-    from distillguard.scan import scan
     from distillguard.store import Store
 
     settings = load_settings(db=db, progress=False)

@@ -19,6 +19,7 @@ from opentelemetry import trace
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from distillguard.detection.signals import TRACE_EXTRACTION
 from distillguard.gateway._bodies import BodyReader
 from distillguard.gateway._config import GatewayConfig, Tier
 from distillguard.gateway._limits import Bucket, Limiter, MemoryLimiter
@@ -40,7 +41,6 @@ from distillguard.gateway._shape import (
     shape_responses,
 )
 from distillguard.gateway._state import AccountView, State, hash_key, verification_at_least
-from distillguard.signals import TRACE_EXTRACTION
 
 log = logging.getLogger("distillguard.gateway")
 

@@ -1,7 +1,7 @@
 """Prompt-template signatures that can be shared without sharing prompts.
 
 A campaign's template is what its prompts have in common — the wrapper around varying
-content. We take the shingles (as in :mod:`distillguard.neardup`) present in at least
+content. We take the shingles (as in :mod:`distillguard.detection.neardup`) present in at least
 ``SKELETON_SHARE`` of a sample of the template's prompts (the *skeleton*), hash them with a
 keyed hash (BLAKE2b under the consortium key) and keep the ``K`` smallest values: a bottom-k
 MinHash sketch under consortium-secret hashing. A partner holding the key hashes the
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from distillguard.neardup import shingles
+from distillguard.detection.neardup import shingles
 
 TEMPLATE_TEXT = (
     "CASE WHEN length(prompt) <= 1200 THEN prompt "

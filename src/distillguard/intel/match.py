@@ -22,15 +22,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillguard.config import Settings
+from distillguard.detection.engine import Executor
+from distillguard.detection.features import EMAIL_DOMAIN
+from distillguard.detection.neardup import shingles
 from distillguard.errors import InputError
-from distillguard.features import EMAIL_DOMAIN
 from distillguard.findings import Findings
 from distillguard.intel import _templates
 from distillguard.intel._indicators import STRONG, WEAK, parse
-from distillguard.neardup import shingles
 from distillguard.pseudonym import consortium_key, pseudonym
 from distillguard.rules import VERDICTS, Rules
-from distillguard.store import Store
 
 PROMPTS_PER_ACCOUNT = 8
 
@@ -104,7 +104,7 @@ def indicators_of(doc: Any, where: str = "bundle") -> list[SharedIndicator]:
 
 
 def match(
-    store: Store, findings: Findings | None, shared: list[SharedIndicator], settings: Settings
+    store: Executor, findings: Findings | None, shared: list[SharedIndicator], settings: Settings
 ) -> MatchResult:
     """Which of our accounts (in the findings' window, or the whole store) match ``shared``."""
     usable = [s for s in shared if s.kind]
@@ -196,7 +196,7 @@ def match(
 
 
 def _match_templates(
-    store: Store,
+    store: Executor,
     shared: list[SharedIndicator],
     key: bytes,
     where: str,

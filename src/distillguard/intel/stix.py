@@ -19,13 +19,13 @@ from typing import Any
 import pyarrow as pa
 
 from distillguard.config import Settings
-from distillguard.features import EMAIL_DOMAIN
+from distillguard.detection.engine import Executor
+from distillguard.detection.features import EMAIL_DOMAIN
 from distillguard.findings import Findings
 from distillguard.intel import _templates
 from distillguard.intel._indicators import STRONG, pattern
 from distillguard.pseudonym import consortium_key, pseudonym
 from distillguard.rules import Rules
-from distillguard.store import Store
 
 EXTENSION_SCHEMA = "https://github.com/distillguard/distillguard/blob/main/docs/intel.md"
 NAMESPACE = uuid.UUID("7f0b6c0e-55a4-4d8e-9b1d-0a6c3f0d1e2b")
@@ -64,7 +64,7 @@ def _tlp(name: str) -> Any:
 
 
 def _values(
-    store: Store, findings: Findings, members: list[str], min_accounts: int
+    store: Executor, findings: Findings, members: list[str], min_accounts: int
 ) -> list[dict[str, Any]]:
     """(kind, value, accounts, exchanges, first_seen, last_seen) of the members' infrastructure."""
     where = findings.window_condition("e.ts")
@@ -94,7 +94,7 @@ def _values(
 
 
 def export_bundle(
-    store: Store,
+    store: Executor,
     findings: Findings,
     cluster_id: str,
     settings: Settings,
@@ -262,7 +262,7 @@ def export_bundle(
 
 
 def _template_samples(
-    store: Store, members: list[str], top: int = 5, sample: int = 20
+    store: Executor, members: list[str], top: int = 5, sample: int = 20
 ) -> list[tuple[list[str], int]]:
     """Samples of the campaign's most frequent prompt shapes (a fixed start or a fixed end)
     that are templates: used by at least two accounts, at least 20 times, around at least

@@ -14,10 +14,10 @@ from typing import Any
 
 from distillguard._files import write_private, write_text
 from distillguard.config import Settings
+from distillguard.detection.engine import Executor
 from distillguard.findings import Findings
 from distillguard.report._charts import all_charts
 from distillguard.report._model import REPORT_VERSION, build, write_json
-from distillguard.store import Store
 
 __all__ = ["REPORT_VERSION", "ReportFiles", "build", "write_index", "write_report"]
 
@@ -45,7 +45,7 @@ def _env() -> Any:
 
 
 def write_report(
-    store: Store, findings: Findings, cluster_id: str, out: str | Path, settings: Settings
+    store: Executor, findings: Findings, cluster_id: str, out: str | Path, settings: Settings
 ) -> ReportFiles:
     """Write ``report.html``, ``report.pdf`` (unless ``report.pdf`` is off), ``report.json``
     and the chart images under ``out``."""
@@ -68,7 +68,7 @@ def write_report(
 
 
 def write_index(
-    store: Store,
+    store: Executor,
     findings: Findings,
     out: str | Path,
     settings: Settings,

@@ -19,12 +19,12 @@ import pyarrow.compute as pc
 
 from distillguard import redaction
 from distillguard._files import write_text
-from distillguard.campaign_tables import PERSONAL_KINDS, CampaignTables
 from distillguard.config import Settings
-from distillguard.features import EMAIL_DOMAIN
+from distillguard.detection.campaign_tables import PERSONAL_KINDS, CampaignTables
+from distillguard.detection.engine import Executor
+from distillguard.detection.features import EMAIL_DOMAIN
 from distillguard.findings import Findings
 from distillguard.pseudonym import local_key, pseudonym
-from distillguard.store import Store
 
 REPORT_VERSION = "1"
 
@@ -58,7 +58,7 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
 
 
 def build(
-    store: Store,
+    store: Executor,
     findings: Findings,
     cluster_id: str,
     settings: Settings,

@@ -1,10 +1,10 @@
 """Per-exchange detection signals, each behind one :class:`Detector` contract (the
-account-level evidence in :mod:`distillguard.evidence` follows the same contract)."""
+account-level evidence in :mod:`distillguard.detection.evidence` follows the same contract)."""
 
-from distillguard.signals._contract import Detector, Reason
-from distillguard.signals._patterns import PatternSignal
-from distillguard.signals.detectors import EXCHANGE_DETECTORS, PatternDetector
-from distillguard.signals.text import (
+from distillguard.detection.signals._contract import Detector, Reason
+from distillguard.detection.signals._patterns import PatternSignal
+from distillguard.detection.signals.detectors import EXCHANGE_DETECTORS, PatternDetector
+from distillguard.detection.signals.text import (
     ANSWER_FORMAT,
     CENSORSHIP_REWRITE,
     CODING,

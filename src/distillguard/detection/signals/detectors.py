@@ -7,9 +7,9 @@ from typing import ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from distillguard.signals._contract import Detector, Level, Reason
-from distillguard.signals._patterns import PatternSignal
-from distillguard.signals.text import TEXT_SIGNALS
+from distillguard.detection.signals._contract import Detector, Level, Reason
+from distillguard.detection.signals._patterns import PatternSignal
+from distillguard.detection.signals.text import TEXT_SIGNALS
 
 
 class PatternDetector(Detector):

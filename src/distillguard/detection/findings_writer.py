@@ -12,11 +12,11 @@ import orjson
 import pyarrow as pa
 
 from distillguard._files import write_text
-from distillguard.cohorts import CohortScores
-from distillguard.engine import Executor
-from distillguard.linking import Clusters
+from distillguard.detection.cohorts import CohortScores
+from distillguard.detection.engine import Executor
+from distillguard.detection.linking import Clusters
+from distillguard.detection.scoring import AccountScores, reasons
 from distillguard.rules import VERDICTS, Rules
-from distillguard.scoring import AccountScores, reasons
 
 FINDINGS_VERSION = "1"
 

@@ -76,7 +76,7 @@ def groups(
 ) -> list[int]:
     """Group id per text: texts that share an LSH band with each other, transitively.
     A text with no near-duplicate is its own group. Ids are the index of the group's first text."""
-    from distillguard.linking import _DisjointSet
+    from distillguard.detection.linking import _DisjointSet
 
     if not texts:
         return []

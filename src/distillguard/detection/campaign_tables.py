@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 
 from distillguard._files import write_parquet
 from distillguard.config import ReportSettings
-from distillguard.engine import Executor
-from distillguard.features import EMAIL_DOMAIN
+from distillguard.detection.engine import Executor
+from distillguard.detection.features import EMAIL_DOMAIN
 from distillguard.findings import Findings
 from distillguard.pseudonym import pseudonym
 

@@ -6,19 +6,19 @@ move to another engine without changing the analytics.
 
 Account features are *counts* (``trace_n``, ``young_n``, the 24 hour-of-day counts, …) beside
 the shares derived from them, so that a cohort or a cluster is scored by summing its members'
-rows (:mod:`distillguard.entities`) instead of rescanning their exchanges, and so that the
-evidence knows how many exchanges support each share (:mod:`distillguard.evidence`).
+rows (:mod:`distillguard.detection.entities`) instead of rescanning their exchanges, and so that the
+evidence knows how many exchanges support each share (:mod:`distillguard.detection.evidence`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from distillguard.engine import fingerprint
+from distillguard.detection.engine import fingerprint
+from distillguard.detection.signals.detectors import EXCHANGE_DETECTORS, PatternDetector
+from distillguard.detection.signals.text import WITH_SYSTEM_PROMPT
 from distillguard.rules import Institutional
 from distillguard.schema import UNAUTHENTICATED
-from distillguard.signals.detectors import EXCHANGE_DETECTORS, PatternDetector
-from distillguard.signals.text import WITH_SYSTEM_PROMPT
 
 TEMPLATE_HEAD = 32
 TEMPLATE_TAIL = 48

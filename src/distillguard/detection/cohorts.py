@@ -7,7 +7,7 @@ client stack, one parameter habit), a payment method, a proxy range, the minutes
 in. Every token that at least ``min_accounts`` accounts share defines a *cohort*, whether or
 not any holder looks suspicious.
 
-Each cohort is scored as one entity (:mod:`distillguard.entities`: the shares, ratios and
+Each cohort is scored as one entity (:mod:`distillguard.detection.entities`: the shares, ratios and
 identity of its median member, with the trials of all its members behind them, each member
 counting for at most ``member_exchanges`` exchanges, so that a minority of campaign accounts
 cannot colour a token thousands of customers hold; a small cohort is scored again without its
@@ -17,7 +17,7 @@ where each member's rest on dozens, so the evidence is decided by what the cohor
 users of one agent product share its system prompt and tools, an organisation's teams share a
 card, a class shares a campus: their cohorts score low because their traffic is ordinary, and
 their tokens do not link them. A cohort at or above ``cohorts.gate`` makes its token a link
-(:func:`distillguard.linking.link`), so its members can form a campaign.
+(:func:`distillguard.detection.linking.link`), so its members can form a campaign.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from distillguard.cluster_scoring import HARNESS_KINDS, young_accounts
-from distillguard.entities import aggregate
-from distillguard.linking import token_holders
+from distillguard.detection.cluster_scoring import HARNESS_KINDS, young_accounts
+from distillguard.detection.entities import aggregate
+from distillguard.detection.linking import token_holders
+from distillguard.detection.scoring import AccountScores, reasons, score_accounts
 from distillguard.rules import Evidence, Rules
-from distillguard.scoring import AccountScores, reasons, score_accounts
 
 
 @dataclass

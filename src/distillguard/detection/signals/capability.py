@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from distillguard.signals._patterns import PatternSignal
+from distillguard.detection.signals._patterns import PatternSignal
 
 CODING = PatternSignal(
     "coding",

@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import yaml
 
 from distillguard._files import write_text
+from distillguard.detection.scoring import fit_weights
 from distillguard.errors import InputError
 from distillguard.rules import Rules
-from distillguard.scoring import fit_weights
 
 
 def read_labels(path: Path) -> dict[str, bool]:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from distillguard._files import remove_path, write_private
-from distillguard.features import exchange_signals_sql, window_terms
+from distillguard.detection.features import exchange_signals_sql, window_terms
 from distillguard.rules import Institutional
 from distillguard.schema import Kind
 from distillguard.store import Store

@@ -1,12 +1,12 @@
 """The seam between the detection pipeline and the engine that runs its exchange-level SQL.
 
-The pipeline's stage builders (:mod:`distillguard.features`, :mod:`distillguard.campaign_tables`,
-:mod:`distillguard.findings_writer`) write their SQL once, in DuckDB's dialect, restricted to
+The pipeline's stage builders (:mod:`distillguard.detection.features`, :mod:`distillguard.detection.campaign_tables`,
+:mod:`distillguard.detection.findings_writer`) write their SQL once, in DuckDB's dialect, restricted to
 what another engine can express: fingerprints through :data:`FINGERPRINT` rather than DuckDB's
 ``hash()``, explicit column lists rather than ``* EXCLUDE``, epoch buckets rather than
 ``time_bucket``. An :class:`Executor` runs that SQL: :class:`~distillguard.store.Store` on
-DuckDB as written, :class:`distillguard.spark.SparkExecutor` on Apache Spark after
-:func:`distillguard.spark.spark_sql` translates it (sqlglot). Account-level work (attributes,
+DuckDB as written, :class:`distillguard.detection.spark.SparkExecutor` on Apache Spark after
+:func:`distillguard.detection.spark.spark_sql` translates it (sqlglot). Account-level work (attributes,
 graph, scoring, findings) reads the small aggregated tables in one process, on DuckDB.
 """
 
@@ -68,7 +68,7 @@ class Executor(Protocol):
         out: str | Path,
     ) -> None:
         """Compute the per-exchange signals of ``[since, until)``
-        (:func:`~distillguard.features.exchange_signals_sql`) into ``out``, as
+        (:func:`~distillguard.detection.features.exchange_signals_sql`) into ``out``, as
         :meth:`copy_to_parquet` writes."""
 
 

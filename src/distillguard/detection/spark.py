@@ -1,10 +1,10 @@
 """The detection pipeline's exchange-level SQL on Apache Spark (the ``[spark]`` extra).
 
 :func:`spark_sql` translates the stage builders' SQL (written once, in DuckDB's dialect; see
-:mod:`distillguard.engine`) to Spark SQL with sqlglot, plus the rewrites that keep results
+:mod:`distillguard.detection.engine`) to Spark SQL with sqlglot, plus the rewrites that keep results
 identical across engines:
 
-- the fingerprint function (:data:`~distillguard.engine.FINGERPRINT`) spelled out as
+- the fingerprint function (:data:`~distillguard.detection.engine.FINGERPRINT`) spelled out as
   ``CAST(conv(left(md5(x), 15), 16, 10) AS BIGINT)``, DuckDB's macro exactly;
 - ``epoch(ts)`` as ``unix_micros(ts) / 1e6`` (sqlglot's ``unix_timestamp`` drops the
   fraction of a second);
@@ -46,9 +46,9 @@ from typing import Any
 import pyarrow as pa
 
 from distillguard._extras import require
-from distillguard.engine import FINGERPRINT, FINGERPRINT_MACRO
+from distillguard.detection.engine import FINGERPRINT, FINGERPRINT_MACRO
+from distillguard.detection.features import exchange_signals_sql, window_terms
 from distillguard.errors import ConfigError, StoreError
-from distillguard.features import exchange_signals_sql, window_terms
 from distillguard.rules import Institutional
 from distillguard.schema import KINDS, Kind
 
@@ -242,7 +242,7 @@ def _spark_type(t: pa.DataType) -> str:
 
 
 class SparkExecutor:
-    """An :class:`~distillguard.engine.Executor` on a Spark session.
+    """An :class:`~distillguard.detection.engine.Executor` on a Spark session.
 
     Use :meth:`open` (it starts the session) as a context manager::
 

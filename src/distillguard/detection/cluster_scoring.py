@@ -1,6 +1,6 @@
 """Clusters (campaigns) scored as one entity, and their rows of the findings.
 
-A cluster's row is its members' account rows summed (:func:`distillguard.entities.aggregate`),
+A cluster's row is its members' account rows summed (:func:`distillguard.detection.entities.aggregate`),
 scored with the account evidence plus ``cluster_evidence`` against the account population:
 ``coordinated_accounts`` (how many act together) and ``harness_young`` (the share of members
 that are young accounts running one harness: the system prompt, tool set or client stack that
@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from distillguard.entities import aggregate
-from distillguard.evidence import column
-from distillguard.linking import Clusters, token_holders
+from distillguard.detection.entities import aggregate
+from distillguard.detection.evidence import column
+from distillguard.detection.linking import Clusters, token_holders
+from distillguard.detection.scoring import reasons, score_accounts
 from distillguard.rules import Evidence, Rules
-from distillguard.scoring import reasons, score_accounts
 from distillguard.store import Store
 
 CAPABILITIES = {

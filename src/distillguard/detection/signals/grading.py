@@ -11,7 +11,7 @@ says that a prompt constrains the answer for automatic extraction (``\\boxed{}``
 
 from __future__ import annotations
 
-from distillguard.signals._patterns import PatternSignal
+from distillguard.detection.signals._patterns import PatternSignal
 
 _EN_OUTPUT = r"(?:response|answer|reply|completion|output)s?"
 

@@ -8,7 +8,7 @@ ordinary. A pattern needs the rewrite (remove, avoid, comply) and its political 
 
 from __future__ import annotations
 
-from distillguard.signals._patterns import PatternSignal
+from distillguard.detection.signals._patterns import PatternSignal
 
 CENSORSHIP_REWRITE = PatternSignal(
     "censorship_rewrite",

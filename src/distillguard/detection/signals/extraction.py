@@ -18,7 +18,7 @@ RE2 syntax: no look-around; ``\\b`` is ASCII-only, so it is used only beside ASC
 
 from __future__ import annotations
 
-from distillguard.signals._patterns import PatternSignal
+from distillguard.detection.signals._patterns import PatternSignal
 
 _EN_NOUN = (
     r"(?:reasoning|thinking|thoughts?|thought[- ]process(?:es)?|chain[- ]of[- ]thoughts?|"

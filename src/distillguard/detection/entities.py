@@ -2,7 +2,7 @@
 
 A cohort (accounts sharing an artefact) and a cluster (a linked campaign) are judged on their
 members' traffic taken together, so that accounts too light to say anything alone say it
-together. Account features are counts (:data:`~distillguard.features.COUNTS`), so a group's
+together. Account features are counts (:data:`~distillguard.detection.features.COUNTS`), so a group's
 row is the sum of its members' rows, with shares and ratios recomputed from the sums, the
 members' hour-of-day entropy averaged, and identity facts averaged (or, for shared payment,
 the largest).
@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
-from distillguard.evidence import column
-from distillguard.features import COUNTS, HOURS, SHARES
+from distillguard.detection.evidence import column
+from distillguard.detection.features import COUNTS, HOURS, SHARES
 
 RHYTHM_EXCHANGES = 300
 """A member's hour-of-day entropy weighs by its exchanges up to this many."""

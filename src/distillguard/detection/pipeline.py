@@ -1,12 +1,14 @@
 """``scan``, the detection pipeline: exchanges → signals → account behaviour → own risk →
 cohorts → clusters → findings.
 
-Every step's SQL runs in the store's DuckDB; the account-, cohort- and cluster-level work
-(small even for millions of exchanges) runs in Python. The steps live in their own modules:
-signals (:mod:`signal_store`, :mod:`features`), linking (:mod:`linking`, :mod:`cohorts`),
-cluster scoring (:mod:`cluster_scoring`), findings writing (:mod:`findings_writer`,
-:mod:`campaign_tables`) and analyst labels (:mod:`labels`); their contract is in
-docs/findings.md.
+The exchange-level steps (signals, features, linking tokens, campaign tables) run as SQL on an
+executor (:mod:`.engine`: the store's DuckDB by default, or Spark); the account-, cohort- and
+cluster-level work (small even for millions of exchanges) runs here, in Python and the
+store's DuckDB. Each step lives in its own module of this package: signals
+(:mod:`.signal_store`, :mod:`.features`), linking (:mod:`.cohorts`, :mod:`.neardup`,
+:mod:`.linking`), cluster scoring (:mod:`.cluster_scoring`), findings writing
+(:mod:`.findings_writer`, :mod:`.campaign_tables`) and analyst labels (:mod:`.labels`); their
+contract is in docs/findings.md.
 """
 
 from __future__ import annotations
@@ -21,23 +23,21 @@ from pathlib import Path
 import pyarrow as pa
 
 from distillguard._files import make_private, remove_path, write_parquet, write_private, write_text
-from distillguard.campaign_tables import remove_campaign_tables, write_campaign_tables
 from distillguard.catalogue import Catalogue
-from distillguard.cluster_scoring import score_clusters
-from distillguard.cohorts import score_cohorts
 from distillguard.config import ReportSettings
-from distillguard.engine import Executor
-from distillguard.entities import with_derived
-from distillguard.errors import InputError
-from distillguard.features import (
+from distillguard.detection.campaign_tables import remove_campaign_tables, write_campaign_tables
+from distillguard.detection.cluster_scoring import score_clusters
+from distillguard.detection.cohorts import score_cohorts
+from distillguard.detection.engine import Executor
+from distillguard.detection.entities import with_derived
+from distillguard.detection.features import (
     HABITS,
     account_attributes_sql,
     account_features_sql,
     link_tokens_sql,
     text_samples_sql,
 )
-from distillguard.findings import load_findings
-from distillguard.findings_writer import (
+from distillguard.detection.findings_writer import (
     FINDINGS_VERSION,
     account_findings,
     campaign_shares,
@@ -45,16 +45,18 @@ from distillguard.findings_writer import (
     numeric_features,
     write_findings_json,
 )
-from distillguard.labels import learn
-from distillguard.linking import link
-from distillguard.neardup import neardup_tokens
-from distillguard.pseudonym import local_key
-from distillguard.rules import VERDICTS, Rules
-from distillguard.scoring import (
+from distillguard.detection.labels import learn
+from distillguard.detection.linking import link
+from distillguard.detection.neardup import neardup_tokens
+from distillguard.detection.scoring import (
     exculpation,
     score_accounts,
 )
-from distillguard.signal_store import ensure_signals, export_window
+from distillguard.detection.signal_store import ensure_signals, export_window
+from distillguard.errors import InputError
+from distillguard.findings import load_findings
+from distillguard.pseudonym import local_key
+from distillguard.rules import VERDICTS, Rules
 from distillguard.store import Store
 
 Progress = Callable[[str], None]
@@ -83,7 +85,7 @@ LINK_ATTRIBUTES = (
     "email_stem",
     "stem_accounts",
 )
-"""The account attributes :func:`~distillguard.features.link_tokens_sql` reads."""
+"""The account attributes :func:`~distillguard.detection.features.link_tokens_sql` reads."""
 
 
 def account_table(
@@ -131,7 +133,7 @@ def scan(
 
     ``engine`` runs the exchange-level stages (signals, features, linking tokens, campaign
     tables) over its ``exchanges`` and ``accounts``: by default the store itself (DuckDB),
-    or e.g. a :class:`~distillguard.spark.SparkExecutor`. The account-level work runs in the
+    or e.g. a :class:`~distillguard.detection.spark.SparkExecutor`. The account-level work runs in the
     store, which must hold the same accounts."""
     out_dir = Path(out)
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
