@@ -222,9 +222,16 @@ def _run(what: str, job: Callable[[], Any]) -> Any:
     :class:`StoreError` naming what failed, with the first line of Spark's message."""
     try:
         return job()
+    except StoreError:
+        raise
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreError(f"spark: {what} failed: {first}") from exc
+        raise StoreError(f"spark: {what} failed: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first non-blank line of an error's message (Spark's run to pages)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def _spark_type(t: pa.DataType) -> str:
@@ -329,7 +336,7 @@ class SparkExecutor:
         try:
             return self.session.sql(text)
         except Exception as exc:
-            raise StoreError(f"spark: query failed: {exc}\n{text[:2000]}") from exc
+            raise StoreError(f"spark: query failed: {_first_line(exc)}\n{text[:2000]}") from exc
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         return self.query_with(sql, params)

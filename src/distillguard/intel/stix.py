@@ -278,9 +278,15 @@ def _template_samples(
               SELECT shape, count(*) AS n FROM e GROUP BY shape
               HAVING count(DISTINCT account_id) >= 2 AND count(*) >= 20
                  AND count(DISTINCT text) >= 10
-              ORDER BY n DESC LIMIT {int(top)})
-           SELECT shape, any_value(n) AS n, list(text ORDER BY dg_fingerprint(request_id))[1:{int(sample)}] AS texts
-           FROM e JOIN shapes USING (shape) GROUP BY shape ORDER BY n DESC""",
+              ORDER BY n DESC, shape LIMIT {int(top)}),
+            drawn AS (
+              SELECT e.shape, s.n, e.text, row_number() OVER (
+                       PARTITION BY e.shape ORDER BY dg_fingerprint(e.request_id), e.request_id) AS k
+              FROM e JOIN shapes s ON s.shape = e.shape)
+           SELECT shape, n, text FROM drawn WHERE k <= {int(sample)} ORDER BY n DESC, shape, k""",
         _m=pa.table({"account_id": pa.array(members, pa.string())}),
     ).to_pylist()
-    return [(list(r["texts"]), int(r["n"])) for r in rows]
+    samples: dict[str, tuple[list[str], int]] = {}
+    for r in rows:  # in order: the most frequent shape first, its drawn texts in order
+        samples.setdefault(r["shape"], ([], int(r["n"])))[0].append(r["text"])
+    return list(samples.values())
