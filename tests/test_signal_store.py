@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import stat
 import time
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -25,19 +26,26 @@ from distillguard.rules import Institutional
 from distillguard.schema import Kind
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> dg.Store:
+def _halves(tmp_path: Path, *, by_time: bool) -> tuple[Path, Path, Path]:
+    """A simulated month's accounts file and its exchanges split in two halves (in file
+    order, or the earlier and the later half of the traffic)."""
     sim = tmp_path / "sim"
     dg.simulate("mixed", 4_000, 5, sim)
-    settings = dg.load_settings(db=tmp_path / "dg.duckdb", progress=False)
     exchanges = pq.read_table(sorted((sim / "exchanges").rglob("*.parquet")))
+    if by_time:
+        exchanges = exchanges.sort_by("ts")
     half = exchanges.num_rows // 2
     pq.write_table(exchanges.slice(0, half), tmp_path / "first.parquet")
     pq.write_table(exchanges.slice(half), tmp_path / "second.parquet")
+    return sim / "accounts.parquet", tmp_path / "first.parquet", tmp_path / "second.parquet"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[dg.Store]:
+    accounts, first, _ = _halves(tmp_path, by_time=False)
+    settings = dg.load_settings(db=tmp_path / "dg.duckdb", progress=False)
     with dg.Store.open(settings.db) as s:
-        dg.ingest_files(
-            [sim / "accounts.parquet", tmp_path / "first.parquet"], "native", s, settings
-        )
+        dg.ingest_files([accounts, first], "native", s, settings)
         yield s
 
 
@@ -133,25 +141,18 @@ def test_a_store_whose_signals_cannot_be_kept_is_scanned_all_the_same(
 
 
 @pytest.fixture
-def timed(tmp_path: Path) -> tuple[dg.Store, list[Path]]:
+def timed(tmp_path: Path) -> Iterator[tuple[dg.Store, list[Path]]]:
     """A store of two parts, the earlier and the later half of the traffic, and their
     kept signal files."""
-    sim = tmp_path / "sim"
-    dg.simulate("mixed", 4_000, 5, sim)
+    accounts, early, late = _halves(tmp_path, by_time=True)
     settings = dg.load_settings(db=tmp_path / "timed.duckdb", progress=False)
-    exchanges = pq.read_table(sorted((sim / "exchanges").rglob("*.parquet"))).sort_by("ts")
-    half = exchanges.num_rows // 2
-    pq.write_table(exchanges.slice(0, half), tmp_path / "early.parquet")
-    pq.write_table(exchanges.slice(half), tmp_path / "late.parquet")
     with dg.Store.open(settings.db) as s:
-        dg.ingest_files(
-            [sim / "accounts.parquet", tmp_path / "early.parquet"], "native", s, settings
-        )
-        dg.ingest_files([tmp_path / "late.parquet"], "native", s, settings)
+        dg.ingest_files([accounts, early], "native", s, settings)
+        dg.ingest_files([late], "native", s, settings)
         yield s, ensure_signals(s, None)
 
 
-def _span(file: Path) -> tuple[object, object]:
+def _span(file: Path) -> tuple[datetime, datetime]:
     ts = pq.read_table(file, columns=["ts"]).column("ts")
     return min(ts.to_pylist()), max(ts.to_pylist())
 
@@ -211,14 +212,12 @@ def test_a_naive_window_is_utc(timed: tuple[dg.Store, list[Path]], tmp_path: Pat
 def test_files_are_copied_when_they_cannot_be_linked(
     timed: tuple[dg.Store, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from distillguard.detection import signal_store
-
     store, files = timed
 
     def cross_device(_a: object, _b: object) -> None:
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr(signal_store.os, "link", cross_device)
+    monkeypatch.setattr("distillguard.detection.signal_store.os.link", cross_device)
     out = tmp_path / "exchange_signals.parquet"
     export_window(store, files, None, None, out)
     got = _exported(out)

@@ -1,6 +1,6 @@
 """Clusters (campaigns) scored as one entity, and their rows of the findings.
 
-A cluster's row is its members' account rows summed (:func:`distillguard.detection.entities.aggregate`),
+A cluster's row is its members' account rows summed (:func:`.entities.aggregate`),
 scored with the account evidence plus ``cluster_evidence`` against the account population:
 ``coordinated_accounts`` (how many act together) and ``harness_young`` (the share of members
 that are young accounts running one harness: the system prompt, tool set or client stack that

@@ -1,13 +1,14 @@
 """The seam between the detection pipeline and the engine that runs its exchange-level SQL.
 
-The pipeline's stage builders (:mod:`distillguard.detection.features`, :mod:`distillguard.detection.campaign_tables`,
-:mod:`distillguard.detection.findings_writer`) write their SQL once, in DuckDB's dialect, restricted to
-what another engine can express: fingerprints through :data:`FINGERPRINT` rather than DuckDB's
-``hash()``, explicit column lists rather than ``* EXCLUDE``, epoch buckets rather than
-``time_bucket``. An :class:`Executor` runs that SQL: :class:`~distillguard.store.Store` on
-DuckDB as written, :class:`distillguard.detection.spark.SparkExecutor` on Apache Spark after
-:func:`distillguard.detection.spark.spark_sql` translates it (sqlglot). Account-level work (attributes,
-graph, scoring, findings) reads the small aggregated tables in one process, on DuckDB.
+The pipeline's stage builders (:mod:`.features`, :mod:`.campaign_tables`,
+:mod:`.findings_writer`) write their SQL once, in DuckDB's dialect, restricted to what another
+engine can express: fingerprints through :data:`FINGERPRINT` rather than DuckDB's ``hash()``,
+explicit column lists rather than ``* EXCLUDE``, epoch buckets rather than ``time_bucket``.
+An :class:`Executor` runs that SQL: :class:`~distillguard.store.Store` on DuckDB as written,
+:class:`.spark.SparkExecutor` on Apache Spark after :func:`.spark.spark_sql` translates it
+(sqlglot). Account-level work (attributes, graph, scoring, findings) reads the small
+aggregated tables in one process, on DuckDB. Reports, intel and ``evaluate``'s baselines
+query through the same seam.
 """
 
 from __future__ import annotations

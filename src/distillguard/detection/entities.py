@@ -2,7 +2,7 @@
 
 A cohort (accounts sharing an artefact) and a cluster (a linked campaign) are judged on their
 members' traffic taken together, so that accounts too light to say anything alone say it
-together. Account features are counts (:data:`~distillguard.detection.features.COUNTS`), so a group's
+together. Account features are counts (:data:`.features.COUNTS`), so a group's
 row is the sum of its members' rows, with shares and ratios recomputed from the sums, the
 members' hour-of-day entropy averaged, and identity facts averaged (or, for shared payment,
 the largest).

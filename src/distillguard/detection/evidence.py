@@ -16,7 +16,7 @@ in [0, 1]. How the feature is *judged* first depends on its ``estimate``:
 - ``value`` (identity facts such as verification or a shared payment method): as it is.
 
 The judged value maps linearly from ``low`` (0) to ``high`` (1). docs/detection.md has a
-worked example. Each rule is a :class:`~distillguard.detection.signals.Detector`: ``fit`` learns the
+worked example. Each rule is a :class:`~.signals.Detector`: ``fit`` learns the
 population rate and median (state ending in ``_``), ``score`` gives the evidence, ``explain``
 one row's reason.
 """

@@ -6,8 +6,8 @@ move to another engine without changing the analytics.
 
 Account features are *counts* (``trace_n``, ``young_n``, the 24 hour-of-day counts, …) beside
 the shares derived from them, so that a cohort or a cluster is scored by summing its members'
-rows (:mod:`distillguard.detection.entities`) instead of rescanning their exchanges, and so that the
-evidence knows how many exchanges support each share (:mod:`distillguard.detection.evidence`).
+rows (:mod:`.entities`) instead of rescanning their exchanges, and so that the evidence
+knows how many exchanges support each share (:mod:`.evidence`).
 """
 
 from __future__ import annotations

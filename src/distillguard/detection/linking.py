@@ -12,7 +12,8 @@ ASNs (weak kinds). The steps, in order:
 2. Modularity communities on the weighted account–token graph: Leiden (graspologic-native),
    seeded, over the tokens in sorted order, so the same tokens give the same communities.
 3. Communities that share a strong token held by most of each one's accounts are merged:
-   community detection splits a large, loosely knit hydra; its gateway fingerprint puts it back together.
+   community detection splits a large, loosely knit hydra; its gateway fingerprint puts it
+   back together.
 4. An account is a member when the tokens it shares inside its community weigh at least
    ``min_attachment`` and include a strong one: infrastructure alone never links.
 5. Each cluster is split into its connected components over strong tokens, so weak kinds
@@ -381,9 +382,9 @@ def _rescue(
     config: Linking,
 ) -> list[list[str]]:
     """Accounts that the community steps left out (community detection put them beside
-    accounts of another campaign, or they link by infrastructure alone) join the final group they share
-    the most weight with, when it reaches ``min_attachment`` and includes a strong token, or
-    the account is suspicious on its own."""
+    accounts of another campaign, or they link by infrastructure alone) join the final group
+    they share the most weight with, when it reaches ``min_attachment`` and includes a strong
+    token, or the account is suspicious on its own."""
     where = {a: g for g, members in enumerate(groups) for a in members}
     key_groups: dict[tuple[str, str], set[int]] = {}
     for key in weights:

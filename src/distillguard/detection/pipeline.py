@@ -133,8 +133,8 @@ def scan(
 
     ``engine`` runs the exchange-level stages (signals, features, linking tokens, campaign
     tables) over its ``exchanges`` and ``accounts``: by default the store itself (DuckDB),
-    or e.g. a :class:`~distillguard.detection.spark.SparkExecutor`. The account-level work runs in the
-    store, which must hold the same accounts."""
+    or e.g. a :class:`~distillguard.detection.spark.SparkExecutor`. The account-level work
+    runs in the store, which must hold the same accounts."""
     out_dir = Path(out)
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     timings: dict[str, float] = {}

@@ -1,6 +1,6 @@
 """Scoring: evidence per rule, a logistic combination, caps, and reasons both ways.
 
-risk = sigmoid(bias + Σ weightᵢ · evidenceᵢ), with evidence from :mod:`distillguard.detection.evidence`.
+risk = sigmoid(bias + Σ weightᵢ · evidenceᵢ), with evidence from :mod:`.evidence`.
 Weights may be negative: exculpatory context (a verified research account on its
 institution's network, an evaluation harness's temperature-0 answer-extraction traffic, an
 LLM-as-judge format, an established business account) lowers risk, and the reasons say so.

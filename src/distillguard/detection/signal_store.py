@@ -96,21 +96,26 @@ def _ts_range(file: Path) -> tuple[datetime, datetime] | None:
     for an empty file or one written without them)."""
     meta = pq.ParquetFile(file).metadata
     column = meta.schema.to_arrow_schema().get_field_index("ts")
-    lows, highs = [], []
+    lows: list[datetime] = []
+    highs: list[datetime] = []
     for g in range(meta.num_row_groups):
         stats = meta.row_group(g).column(column).statistics
         if meta.row_group(g).num_rows == 0:
             continue
         if stats is None or not stats.has_min_max:
             return None
-        lows.append(stats.min)
-        highs.append(stats.max)
+        lows.append(_as_utc(stats.min))
+        highs.append(_as_utc(stats.max))
     return (min(lows), max(highs)) if lows else None
 
 
-def _utc(t: datetime | None) -> datetime | None:
+def _as_utc(t: datetime) -> datetime:
     """A naive time is UTC, as the store's session reads it."""
-    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+
+
+def _utc(t: datetime | None) -> datetime | None:
+    return None if t is None else _as_utc(t)
 
 
 def export_window(

@@ -2,13 +2,13 @@
 
 | signal | module | evidence in scoring |
 |---|---|---|
-| ``trace_extraction`` | :mod:`~distillguard.detection.signals.extraction` | for: asks for the internal reasoning |
-| ``cot_request`` | :mod:`~distillguard.detection.signals.extraction` | none: ordinary chain-of-thought prompting |
-| ``rubric_grading`` | :mod:`~distillguard.detection.signals.grading` | for, capped: grading alone never reaches ``act`` |
-| ``llm_judge`` | :mod:`~distillguard.detection.signals.grading` | against: an evaluation harness's judge format |
-| ``answer_format`` | :mod:`~distillguard.detection.signals.grading` | against (with temperature 0): benchmark answer extraction |
-| ``censorship_rewrite`` | :mod:`~distillguard.detection.signals.censorship` | for |
-| ``coding``, ``math``, ``planning`` | :mod:`~distillguard.detection.signals.capability` | the capability mix |
+| ``trace_extraction`` | :mod:`.extraction` | for: asks for the internal reasoning |
+| ``cot_request`` | :mod:`.extraction` | none: ordinary chain-of-thought prompting |
+| ``rubric_grading`` | :mod:`.grading` | for, capped: grading alone never reaches ``act`` |
+| ``llm_judge`` | :mod:`.grading` | against: an evaluation harness's judge format |
+| ``answer_format`` | :mod:`.grading` | against (with temperature 0): benchmark answer extraction |
+| ``censorship_rewrite`` | :mod:`.censorship` | for |
+| ``coding``, ``math``, ``planning`` | :mod:`.capability` | the capability mix |
 
 The patterns are written from how people phrase these requests in each language, not from
 the simulator's text: a test fails when any four-word run of simulator text appears in a
