@@ -9,7 +9,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from distillguard._files import make_private, remove_path, write_parquet, write_private
+from distillguard._files import (
+    make_private,
+    remove_path,
+    write_parquet,
+    write_private,
+    write_private_dir,
+)
 
 
 def _mode(path: Path) -> int:
@@ -71,3 +77,28 @@ def test_remove_path_takes_files_trees_and_nothing(tmp_path: Path) -> None:
     remove_path(tmp_path / "g")
     remove_path(tmp_path / "absent")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_written_directory_is_owner_only_and_replaces_a_file_or_a_tree(tmp_path: Path) -> None:
+    path = tmp_path / "signals"
+    path.write_text("an older single file")
+    write_private_dir(path, lambda d: (d / "part-0.parquet").write_text("one"))
+    assert _mode(path) == 0o700 and [p.name for p in path.iterdir()] == ["part-0.parquet"]
+    write_private_dir(path, lambda d: (d / "part-1.parquet").write_text("two"))
+    assert [p.name for p in path.iterdir()] == ["part-1.parquet"]  # the old tree is gone
+    assert [p.name for p in tmp_path.iterdir()] == ["signals"]  # no temporary left
+
+
+def test_a_failed_directory_write_leaves_the_old_one_and_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "signals"
+    path.mkdir()
+    (path / "part-0.parquet").write_text("old")
+
+    def fail(folder: Path) -> None:
+        (folder / "part-0.parquet").write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_private_dir(path, fail)
+    assert (path / "part-0.parquet").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["signals"]

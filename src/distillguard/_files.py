@@ -37,6 +37,20 @@ def write_text(path: Path, text: str) -> None:
     write_private(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def write_private_dir(path: Path, fill: Callable[[Path], object]) -> None:
+    """Create ``path`` as an owner-only directory (``0700``) filled by ``fill``: filled under a
+    temporary name beside it, then moved into place, replacing whatever ``path`` held."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp.mkdir(mode=0o700)
+    try:
+        fill(tmp)
+        remove_path(path)
+        tmp.rename(path)
+    finally:
+        if tmp.exists():
+            remove_path(tmp)
+
+
 def make_private(path: Path) -> None:
     """Make a file, or a directory and everything in it, owner-only (``0600`` files, ``0700``
     directories): for output another process wrote (a Spark dataset)."""

@@ -22,7 +22,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from distillguard._files import make_private, remove_path, write_parquet, write_private, write_text
+from distillguard._files import (
+    make_private,
+    remove_path,
+    write_parquet,
+    write_private,
+    write_private_dir,
+    write_text,
+)
 from distillguard.catalogue import Catalogue
 from distillguard.config import ReportSettings
 from distillguard.detection.campaign_tables import remove_campaign_tables, write_campaign_tables
@@ -152,8 +159,6 @@ def scan(
         )
     signals_path = out_dir / "exchange_signals.parquet"
     done = step("signals")
-    if signals_path.is_file():  # an older scan's single file: the signals are a dataset now
-        remove_path(signals_path)
     if ex is store:
         # computed once per store part and kept (signal_store); this scan links the window's
         # files in. A store whose data directory this user cannot write (an analyst's
@@ -166,13 +171,16 @@ def scan(
         if stored:
             export_window(store, stored, since, until, signals_path)
         else:
-            remove_path(signals_path)
-            signals_path.mkdir(mode=0o700)
-            write_private(
-                signals_path / "part-00000.parquet",
-                lambda path: store.write_signals(since, until, rules.institutional, path),
+            write_private_dir(
+                signals_path,
+                lambda folder: write_private(
+                    folder / "part-00000.parquet",
+                    lambda path: store.write_signals(since, until, rules.institutional, path),
+                ),
             )
     else:  # another engine computes the window's signals where the exchanges are
+        if signals_path.is_file():  # an older scan's single file: the signals are a dataset
+            remove_path(signals_path)
         ex.write_signals(since, until, rules.institutional, signals_path)
         make_private(signals_path)
     done()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from distillguard._files import remove_path, write_private
+from distillguard._files import write_private, write_private_dir
 from distillguard.detection.features import exchange_signals_sql, window_terms
 from distillguard.rules import Institutional
 from distillguard.schema import Kind
@@ -132,9 +131,8 @@ def export_window(
     system or linking is refused); a file partly inside it is filtered into a new file; a
     file outside it is left out. A whole-store scan so costs no copy at all."""
     low, high = _utc(since), _utc(until)
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")
-    tmp.mkdir(mode=0o700)
-    try:
+
+    def fill(tmp: Path) -> None:
         written = 0
         for i, file in enumerate(files):
             span = _ts_range(file)
@@ -154,11 +152,8 @@ def export_window(
             written += 1
         if not written and files:  # nothing in the window: an empty file keeps the schema
             _filter(store, files[0], since, until, tmp / "part-00000.parquet")
-        remove_path(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            remove_path(tmp)
+
+    write_private_dir(out, fill)
 
 
 def _filter(
